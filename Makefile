@@ -1,0 +1,40 @@
+# Two entry points for a fresh machine:
+#   make demo   set up .venv, then run the self-contained demo recipe (recipes/mini)
+#   make test   set up .venv, then run the test suite
+# Both create or update the same virtual environment in .venv.
+
+PYTHON ?= python3
+VENV ?= .venv
+# CPU torch by default; GPU users: make TORCH=torch (or install their CUDA build into .venv first).
+TORCH ?= torch==2.13.0
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.vc-installed
+
+.PHONY: venv test lint demo bench clean
+
+venv: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip setuptools wheel
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q --no-build-isolation -e '.[dev]'
+	# parallel-wavegan's setup.py imports pip, so it cannot build in an isolated environment.
+	$(BIN)/python -c "import parallel_wavegan" 2>/dev/null || \
+		$(BIN)/pip install -q --no-build-isolation parallel-wavegan
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check vc tests benchmarks
+
+demo: $(STAMP)
+	bash recipes/mini/run.sh
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/features.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

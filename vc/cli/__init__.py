@@ -1,0 +1,1 @@
+"""Console scripts: thin argparse wrappers over the Python API."""

@@ -1,0 +1,39 @@
+"""Corpus preparation settings (the ``data:`` section)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass
+class DataConfig:
+    format: Literal["vctk", "generic", "list"] = "generic"
+    """``vctk``: VCTK 0.80 (wav48/) or 0.92 (wav48_silence_trimmed/, flac). ``generic``:
+    ``<root>/<domain>/**/*.{wav,flac,mp3,ogg}``. ``list``: a file of ``path|domain[|text]`` lines."""
+    root: str = ""
+    """Corpus root (or the list file for ``format: list``). ``$VARS`` and ``~`` are expanded."""
+    vctk_mic: str = "mic1"
+    """VCTK 0.92 only: which microphone's flac files to read (``mic1`` or ``mic2``)."""
+    domains: list[str] = field(default_factory=list)
+    """Selects and orders the domains. Empty: every domain found, sorted."""
+    domain_map: str = ""
+    """Optional two-column file ``label<TAB>domain`` mapping a speaker (or any folder/list label)
+    onto a domain, e.g. Tibetan speakers onto dialects."""
+    dump_dir: str = "dump"
+    """Where manifests, the domain map, feature caches and statistics are written."""
+    cache_format: Literal["h5", "npy"] = "h5"
+
+    trim: bool = True
+    """Trim leading and trailing silence (librosa.effects.trim)."""
+    trim_top_db: float = 30.0
+    min_duration: float = 0.3
+    """Seconds; shorter clips (after trimming) are rejected."""
+    max_duration: float = 30.0
+    """Seconds; longer clips are rejected at preparation (conversion has its own, larger limit)."""
+
+    dev_per_domain: int = 1
+    test_per_domain: int = 1
+    split_seed: int = 0
+    num_workers: int = 0
+    """Feature extraction processes; 0 uses every core."""

@@ -1,0 +1,63 @@
+"""Training and loss settings (the ``train:`` and ``loss:`` sections)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass
+class LossConfig:
+    adv_type: Literal["nonsat", "lsgan", "hinge"] = "nonsat"
+    lambda_adv: float = 1.0
+    lambda_r1: float = 1.0
+    """R1 penalty on real samples (gradient of D w.r.t. its input)."""
+    lambda_sty: float = 1.0
+    lambda_ds: float = 1.0
+    ds_decay_steps: int = 100000
+    """lambda_ds decays linearly to 0 over this many steps."""
+    lambda_cyc: float = 5.0
+    lambda_norm: float = 1.0
+    """Norm consistency: frame energy of the conversion follows the source."""
+    lambda_f0: float = 5.0
+    """Pitch consistency through the toolkit's own F0 network (0 disables)."""
+    lambda_adv_cls: float = 0.1
+    """Adversarial source classifier: D learns which domain a fake came from, G learns to hide it."""
+    adv_cls_start_step: int = 20000
+    # --- StarGAN-VC / VC2 families ---
+    lambda_cls: float = 1.0
+    lambda_id: float = 5.0
+    id_stop_step: int = 10000
+    """Identity-mapping loss is switched off after this step (StarGAN-VC2: 10k)."""
+
+
+@dataclass
+class TrainConfig:
+    out_dir: str = "exp/default"
+    seed: int = 1234
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    batch_size: int = 8
+    max_steps: int = 100000
+    max_minutes: float = 0.0
+    """Stop (and checkpoint) after this wall-clock time; 0 means no limit."""
+    lr: float = 1e-4
+    lr_d: float = 1e-4
+    lr_f: float = 1e-6
+    """Mapping-network learning rate (StarGAN v2 uses a much smaller one)."""
+    beta1: float = 0.0
+    beta2: float = 0.99
+    weight_decay: float = 1e-4
+    grad_clip: float = 1.0
+    """Max gradient norm per network; 0 disables clipping."""
+    ema_beta: float = 0.999
+    amp: Literal["bf16", "fp16", "none"] = "bf16"
+    """Mixed precision on CUDA (ignored on CPU)."""
+    max_bad_steps: int = 10
+    """Stop after this many consecutive steps with a non-finite loss."""
+    num_workers: int = 0
+    log_every: int = 10
+    eval_every: int = 500
+    save_every: int = 1000
+    sample_every: int = 1000
+    keep_last: int = 3
+    """Newest checkpoints kept (the best by dev loss is kept as well)."""
