@@ -37,10 +37,13 @@ class TrainConfig:
     seed: int = 1234
     device: Literal["auto", "cpu", "cuda"] = "auto"
     batch_size: int = 8
+    """Per process; a run on N GPUs sees N times as many samples per step."""
     max_steps: int = 100000
     max_minutes: float = 0.0
     """Stop (and checkpoint) after this wall-clock time; 0 means no limit."""
     lr: float = 1e-4
+    warmup_steps: int = 0
+    """Linear learning-rate warm-up at the start of training."""
     lr_d: float = 1e-4
     lr_f: float = 1e-6
     """Mapping-network learning rate (StarGAN v2 uses a much smaller one)."""
