@@ -1,0 +1,168 @@
+"""``vc-convert``: convert speech to a target domain, or to the voice of a sample clip.
+
+    vc-convert --src a.wav --target p225 [--out out.wav] [--seed S] [--num-styles K]
+    vc-convert --src a.wav --ref sample.wav [--target p225]
+    vc-convert --src-dir DIR --out-dir OUT --target p225
+    vc-convert --list pairs.tsv            # columns: src, target (or ref), out
+
+``--ckpt`` defaults to $VC_CKPT, else the newest checkpoint under ./exp/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from vc.cli.common import die, user_errors
+from vc.errors import ConfigError, VCError
+
+AUDIO_EXTS = {".wav", ".flac", ".mp3", ".ogg"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vc-convert", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    src = p.add_argument_group("what to convert (one of)")
+    src.add_argument("--src", help="source audio file")
+    src.add_argument("--src-dir", help="convert every audio file under this directory (needs --out-dir)")
+    src.add_argument("--list", help="TSV of src, target-or-ref, out (a header line 'src target out' or "
+                     "'src ref out' is optional)")
+    p.add_argument("--target", help="target domain (speaker); with --ref, picks the style encoder's head")
+    p.add_argument("--ref", help="reference clip whose voice to convert to (style encoder)")
+    p.add_argument("--source", help="source domain, when the source speaker is one of the model's domains")
+    p.add_argument("--out", help="output file (default: <src>_to_<target>.wav next to the source)")
+    p.add_argument("--out-dir", help="output directory for --src-dir")
+    p.add_argument("--ckpt", help="checkpoint (default: $VC_CKPT, else the newest under ./exp/)")
+    p.add_argument("--vocoder", help="world, griffinlim or pwg:<dir> (default: the experiment's own)")
+    p.add_argument("--seed", type=int, help="seed for the mapping-network style (reproducible output)")
+    p.add_argument("--num-styles", type=int, default=1, metavar="K", help="write K outputs with diverse styles")
+    p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    return p
+
+
+def _default_out(src: Path, label: str, out_dir: Path | None = None) -> Path:
+    return (out_dir or src.parent) / f"{src.stem}_to_{label}.wav"
+
+
+def _numbered(path: Path, k: int, total: int) -> Path:
+    return path if total == 1 else path.with_name(f"{path.stem}_{k}{path.suffix or '.wav'}")
+
+
+def _read_list(path: Path) -> list[tuple[Path, str | None, str | None, Path]]:
+    """Rows of (src, target, ref, out) from a pairs TSV; relative paths resolve against its folder."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: list file not found")
+    rows = []
+    mode = None
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        cols = [c.strip() for c in line.split("\t")]
+        if lineno == 1 and cols[0].lower() == "src":
+            if len(cols) != 3 or cols[1].lower() not in ("target", "ref") or cols[2].lower() != "out":
+                raise ConfigError(f"{path}:1: header must be 'src<TAB>target<TAB>out' or 'src<TAB>ref<TAB>out'")
+            mode = cols[1].lower()
+            continue
+        if len(cols) != 3:
+            raise ConfigError(f"{path}:{lineno}: expected 3 tab-separated columns (src, target or ref, out)")
+        src, mid, out = (cols[0], cols[1], cols[2])
+
+        def resolve(p: str) -> Path:
+            q = Path(p).expanduser()
+            return q if q.is_absolute() else path.parent / q
+
+        row_mode = mode or ("ref" if Path(mid).suffix.lower() in AUDIO_EXTS else "target")
+        rows.append((resolve(src), mid if row_mode == "target" else None,
+                     str(resolve(mid)) if row_mode == "ref" else None, resolve(out)))
+    if not rows:
+        raise ConfigError(f"{path}: no conversions listed")
+    return rows
+
+
+def _jobs(args, conv) -> list[tuple[Path, str | None, str | None, Path]]:
+    """Expand the command line into (src, target, ref, out) jobs."""
+    if args.list:
+        return _read_list(Path(args.list))
+    if not args.target and not args.ref:
+        raise ConfigError("give --target DOMAIN or --ref CLIP")
+    target = args.target
+    if args.ref and not target:
+        target = conv.judge(args.ref)
+        print(f"reference {args.ref} judged closest to domain {target}", file=sys.stderr)
+    label = target if not args.ref else Path(args.ref).stem
+    if args.src_dir:
+        root = Path(args.src_dir)
+        if not root.is_dir():
+            raise ConfigError(f"{root}: source directory not found")
+        if not args.out_dir:
+            raise ConfigError("--src-dir needs --out-dir")
+        out_dir = Path(args.out_dir)
+        files = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXTS and p.is_file())
+        if not files:
+            raise ConfigError(f"{root}: no audio files (.wav, .flac, .mp3, .ogg) found")
+        return [(f, target, args.ref, _default_out(f, label, out_dir / f.parent.relative_to(root)))
+                for f in files]
+    src = Path(args.src)
+    out = Path(args.out) if args.out else _default_out(src, label)
+    return [(src, target, args.ref, out)]
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+@user_errors
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    given = [x for x in (args.src, args.src_dir, args.list) if x]
+    if len(given) != 1:
+        die("give exactly one of --src, --src-dir or --list")
+    if args.num_styles < 1:
+        die("--num-styles must be at least 1")
+    if args.ref and args.num_styles > 1:
+        die("--num-styles draws styles from the mapping network; it does not apply to --ref")
+
+    import vc
+    from vc.audio import save
+
+    conv = vc.load(args.ckpt, vocoder=args.vocoder, device=args.device)
+    if args.target:
+        conv.domain_index(args.target)  # fail fast on an unknown target, before any work
+    if args.ref and not conv.family.has_style_encoder:
+        raise ConfigError(f"--ref needs a style encoder; model family {conv.cfg.model.name} has none (use --target)")
+    jobs = _jobs(args, conv)
+
+    from tqdm.auto import tqdm
+
+    failures: list[str] = []
+    written = 0
+    batch = len(jobs) > 1
+    for src, target, ref, out in tqdm(jobs, desc="convert", disable=not batch, file=sys.stderr):
+        try:
+            for k in range(args.num_styles):
+                dest = _numbered(out, k, args.num_styles)
+                if _same_file(src, dest):
+                    raise ConfigError(f"{dest}: refusing to overwrite the source file")
+                seed = None if args.seed is None else args.seed + k
+                wav, sr = conv(src, target=target, ref=ref, seed=seed, source=args.source)
+                save(dest, wav, sr)
+                written += 1
+                if not batch:
+                    print(dest)
+        except VCError as exc:
+            if not batch:
+                raise
+            failures.append(f"{src}: {str(exc).splitlines()[0]}")
+    if batch:
+        print(f"wrote {written} file(s); {len(failures)} failed", file=sys.stderr)
+        for line in failures:
+            print(f"failed: {line}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,270 @@
+"""Conversion with a trained checkpoint: ``conv = vc.load(ckpt); wav, sr = conv(src, target="p225")``.
+
+Pipeline per window: audio → features (the checkpoint's FeatureConfig) → normalise → generator (EMA
+copy) with a style from the mapping network (``target``) or the style encoder (``ref``) →
+vocoder → waveform. Long inputs are cut into overlapping windows of ``window_seconds`` that are
+converted one by one and joined by linear cross-fades, so memory stays bounded whatever the length.
+The output has exactly the input's length, its loudness (RMS) is matched to the input, and its peak
+is kept below full scale.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vc.errors import CheckpointError, ConfigError, VCError
+from vc.features.config import FeatureConfig
+
+#: Where ``vc-train-vocoder`` records the vocoder an experiment should use by default.
+DEFAULT_VOCODER_FILE = "default_vocoder.json"
+#: Conversion accepts much longer inputs than training; beyond this a file is refused outright.
+MAX_CONVERT_SECONDS = 3 * 3600.0
+
+
+def default_vocoder_name(features: FeatureConfig, exp_dir: str | Path | None = None) -> str:
+    """The vocoder saved with the experiment, else ``world`` or ``griffinlim`` by feature kind."""
+    if exp_dir is not None:
+        record = Path(exp_dir) / DEFAULT_VOCODER_FILE
+        if record.is_file():
+            try:
+                return str(json.loads(record.read_text())["name"])
+            except (ValueError, KeyError):
+                raise ConfigError(f"{record}: not a valid default-vocoder record") from None
+    return "world" if features.kind == "world" else "griffinlim"
+
+
+def resolve_checkpoint(ckpt: str | os.PathLike | None) -> Path:
+    """``ckpt``, else ``$VC_CKPT``, else the newest checkpoint under ``./exp/``."""
+    from vc.train.checkpoint import find_default_checkpoint
+
+    if ckpt:
+        return Path(ckpt)
+    env = os.environ.get("VC_CKPT")
+    if env:
+        return Path(env)
+    found = find_default_checkpoint("exp")
+    if found is None:
+        raise CheckpointError(
+            "no checkpoint given and none found under ./exp/; pass --ckpt PATH or set VC_CKPT=PATH "
+            "(train one with vc-train CONF)"
+        )
+    return found
+
+
+def _crossfade_join(chunks: list[np.ndarray], starts: list[int], total: int, overlap: int) -> np.ndarray:
+    """Overlap-add ``chunks`` placed at ``starts`` with linear fades over ``overlap`` samples."""
+    out = np.zeros(total, dtype=np.float64)
+    weight = np.zeros(total, dtype=np.float64)
+    for chunk, start in zip(chunks, starts):
+        n = min(len(chunk), total - start)
+        w = np.ones(n)
+        if overlap > 0:
+            ramp = np.linspace(0.0, 1.0, overlap + 2)[1:-1]
+            if start > 0:
+                w[: min(overlap, n)] = ramp[: min(overlap, n)]
+            if start + n < total:
+                w[-min(overlap, n):] = ramp[::-1][-min(overlap, n):]
+        out[start : start + n] += chunk[:n] * w
+        weight[start : start + n] += w
+    return (out / np.maximum(weight, 1e-8)).astype(np.float32)
+
+
+def _rms(wav: np.ndarray) -> float:
+    """RMS over the louder frames, so long pauses don't dominate the loudness match."""
+    frame = 1024
+    n = len(wav) // frame
+    if n < 2:
+        return float(np.sqrt(np.mean(wav.astype(np.float64) ** 2)) + 1e-12)
+    energies = np.mean(wav[: n * frame].astype(np.float64).reshape(n, frame) ** 2, axis=1)
+    active = energies[energies >= np.percentile(energies, 50)]
+    return float(np.sqrt(np.mean(active)) + 1e-12)
+
+
+@dataclass
+class Style:
+    """A style vector (or target code) and the domain whose generator branch it belongs to."""
+
+    vector: torch.Tensor
+    target: int
+
+
+class Converter:
+    """Converts audio with the EMA nets of one checkpoint. Build it with :func:`vc.load`."""
+
+    def __init__(self, state: dict, vocoder: str | None = None, device: str | None = None,
+                 window_seconds: float = 10.0, overlap_seconds: float = 0.5) -> None:
+        from vc.config import config_from_dict
+        from vc.features.stats import Stats
+        from vc.models import get_family
+        from vc.vocoders import get_vocoder
+
+        self.path = Path(state.get("path", "checkpoint"))
+        self.cfg = config_from_dict(state["config"])
+        self.features: FeatureConfig = self.cfg.features
+        self.domains: list[str] = list(state["domains"])
+        self.stats = Stats.from_dict(state["stats"])
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.family = get_family(self.cfg.model.name)
+        built = self.family.build(self.cfg, self.features.dim, len(self.domains))
+        nets = {}
+        for name, net in built.items():
+            source = state["ema"].get(name) if name in state.get("ema", {}) else state["nets"].get(name)
+            if source is None:
+                raise CheckpointError(f"{self.path}: has no weights for {name}")
+            try:
+                net.load_state_dict(source)
+            except RuntimeError as exc:
+                raise CheckpointError(f"{self.path}: {name} weights do not fit ({str(exc).splitlines()[0]})") from None
+            nets[name] = net.to(self.device).eval().requires_grad_(False)
+        self.nets = nets
+        exp_dir = self.path.parent.parent if self.path.parent.name == "checkpoints" else self.path.parent
+        self.vocoder_name = vocoder or default_vocoder_name(self.features, exp_dir)
+        self.vocoder = get_vocoder(self.vocoder_name, self.features, self.stats, device=str(self.device))
+        hop = self.features.hop
+        sr = self.features.sample_rate
+        self.window = max(hop * 32, int(window_seconds * sr) // hop * hop)
+        self.overlap = min(self.window // 4, max(hop * 4, int(overlap_seconds * sr) // hop * hop))
+
+    @property
+    def sample_rate(self) -> int:
+        return self.features.sample_rate
+
+    # ------------------------------------------------------------------ styles
+    def domain_index(self, name: str) -> int:
+        if name not in self.domains:
+            raise ConfigError(f"unknown target {name!r}; available domains: {', '.join(self.domains)}")
+        return self.domains.index(name)
+
+    def _load(self, audio: str | os.PathLike | np.ndarray, sr: int | None, what: str) -> np.ndarray:
+        from vc.audio import load as load_audio
+
+        if isinstance(audio, (str, os.PathLike)):
+            return load_audio(audio, self.sample_rate, max_duration=MAX_CONVERT_SECONDS)
+        wav = np.asarray(audio, dtype=np.float32)
+        if wav.ndim != 1:
+            raise VCError(f"{what}: expected a 1-D waveform, got shape {wav.shape}")
+        if not np.isfinite(wav).all():
+            raise VCError(f"{what}: waveform contains NaN or Inf")
+        if sr is None:
+            raise VCError(f"{what}: pass sr= with a raw waveform")
+        if sr != self.sample_rate:
+            import librosa
+
+            wav = librosa.resample(wav, orig_sr=sr, target_sr=self.sample_rate).astype(np.float32)
+        return wav
+
+    def _feature_image(self, wav: np.ndarray):
+        from vc.features import extract
+
+        feats = extract(wav, self.features)
+        x = torch.from_numpy(self.stats.normalize(feats.feats).T.copy()).float()[None, None]
+        return feats, x.to(self.device)
+
+    @torch.no_grad()
+    def judge(self, ref: str | os.PathLike | np.ndarray, sr: int | None = None) -> str:
+        """The domain the model judges most likely for a reference clip."""
+        wav = self._load(ref, sr, "reference")
+        _, x = self._feature_image(wav[: 20 * self.sample_rate])
+        scores = self.family.judge_domain(self.nets, x)
+        return self.domains[int(torch.as_tensor(scores).argmax())]
+
+    @torch.no_grad()
+    def style(self, target: str | None = None, ref=None, sr: int | None = None, seed: int | None = None) -> Style:
+        """A style from the mapping network (``target``) or the style encoder (``ref``)."""
+        if ref is None and target is None:
+            raise ConfigError("give a target domain or a reference clip")
+        if ref is not None and not self.family.has_style_encoder:
+            raise ConfigError(
+                f"--ref needs a style encoder; model family {self.cfg.model.name} has none (use --target)"
+            )
+        if target is None:
+            target = self.judge(ref, sr)
+        tgt = self.domain_index(target)
+        if ref is not None:
+            wav = self._load(ref, sr, "reference")
+            _, x = self._feature_image(wav[: 20 * self.sample_rate])
+            return Style(self.family.style(self.nets, tgt, ref=x), tgt)
+        gen = torch.Generator().manual_seed(int(seed) if seed is not None else int(torch.randint(0, 2**31, (1,))))
+        z = torch.randn(1, self.cfg.model.latent_dim, generator=gen).to(self.device)
+        return Style(self.family.style(self.nets, tgt, z=z), tgt)
+
+    # ------------------------------------------------------------------ conversion
+    def _f0_norm(self, f0: np.ndarray, source: str | None) -> np.ndarray:
+        """Source log-F0 z-scored by the source domain's statistics, or the clip's own if unknown."""
+        if source is not None:
+            return self.stats.f0_normalized(f0, source)
+        voiced = f0 > 0
+        out = np.zeros_like(f0, dtype=np.float32)
+        if voiced.sum() >= 2:
+            lf0 = np.log(f0[voiced])
+            out[voiced] = (lf0 - lf0.mean()) / max(lf0.std(), 1e-3)
+        return out
+
+    def _map_f0(self, f0: np.ndarray, source: str | None, target: str) -> np.ndarray:
+        if source is not None:
+            return self.stats.convert_f0(f0, source, target)
+        voiced = f0 > 0
+        out = np.zeros_like(f0)
+        if voiced.sum() >= 2:
+            lf0 = np.log(f0[voiced])
+            mu_t, sd_t = self.stats.lf0_mean[target], self.stats.lf0_std[target]
+            out[voiced] = np.exp((lf0 - lf0.mean()) / max(lf0.std(), 1e-3) * sd_t + mu_t)
+        return out
+
+    @torch.no_grad()
+    def _convert_window(self, wav: np.ndarray, style: Style, source: str | None) -> np.ndarray:
+        feats, x = self._feature_image(wav)
+        target = self.domains[style.target]
+        f0n = torch.from_numpy(self._f0_norm(feats.f0, source)).float()[None].to(self.device)
+        src_idx = self.domains.index(source) if source is not None else -1
+        y = self.family.convert(self.nets, x, f0n, src_idx, style.target, style.vector)
+        out = self.vocoder(y[0, 0].float().cpu().numpy().T, f0=self._map_f0(feats.f0, source, target), ap=feats.ap)
+        out = np.asarray(out, dtype=np.float32)
+        if len(out) < len(wav):
+            out = np.pad(out, (0, len(wav) - len(out)))
+        return out[: len(wav)]
+
+    @torch.no_grad()
+    def convert(self, wav: np.ndarray, style: Style, source: str | None = None) -> np.ndarray:
+        """Convert a waveform at ``self.sample_rate`` with ``style``; same length as the input."""
+        if source is not None:
+            self.domain_index(source)
+        total = len(wav)
+        if total <= self.window:
+            out = self._convert_window(wav, style, source)
+        else:
+            step = self.window - self.overlap
+            starts = list(range(0, max(total - self.overlap, 1), step))
+            chunks = [self._convert_window(wav[s : s + self.window], style, source) for s in starts]
+            out = _crossfade_join(chunks, starts, total, self.overlap)
+        out = out * (_rms(wav) / _rms(out))
+        peak = float(np.max(np.abs(out))) if len(out) else 0.0
+        if peak > 0.99:
+            out = out * (0.99 / peak)
+        return out.astype(np.float32)
+
+    def __call__(self, wav_or_path, sr: int | None = None, target: str | None = None, ref=None,
+                 seed: int | None = None, source: str | None = None) -> tuple[np.ndarray, int]:
+        """Convert ``wav_or_path`` to ``target`` (mapping network) or to the voice of ``ref``.
+
+        Returns ``(wav, sample_rate)``. ``source`` (a domain name) is optional: when given, F0 is
+        normalised with that domain's statistics; otherwise with the clip's own.
+        """
+        wav = self._load(wav_or_path, sr, "source")
+        style = self.style(target=target, ref=ref, sr=sr, seed=seed)
+        return self.convert(wav, style, source=source), self.sample_rate
+
+
+def load(ckpt: str | os.PathLike | None = None, vocoder: str | None = None, device: str | None = None) -> Converter:
+    """Load a checkpoint for conversion (``ckpt`` defaults to ``$VC_CKPT``, else the newest under ./exp/)."""
+    from vc.train.checkpoint import load_checkpoint
+
+    path = resolve_checkpoint(ckpt)
+    state = load_checkpoint(path, map_location="cpu")
+    return Converter(state, vocoder=vocoder, device=device)
