@@ -1,0 +1,95 @@
+"""Shared fixtures: tiny feature configs, generated corpora and a prepared dump.
+
+Everything is CI-sized (16 kHz, ~1 s clips, dio F0) and session-scoped where it saves time; use
+``tmp_path`` copies when a test needs to modify a corpus or a dump. Test modules can import the
+audio generators with ``from synth import make_corpus, speech_like`` (this folder is on sys.path).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from synth import DEFAULT_DOMAINS, make_corpus  # noqa: E402
+
+from vc.config import ExperimentConfig, from_dict, to_dict  # noqa: E402
+from vc.features.config import FeatureConfig  # noqa: E402
+
+SHARED_VCTK_MINI = Path(__file__).resolve().parents[2] / "shared" / "data" / "vctk_mini"
+
+TINY_FEATURES = dict(
+    sample_rate=16000,
+    n_fft=1024,
+    hop_size=200,
+    win_length=800,
+    num_mels=80,
+    fmin=80.0,
+    fmax=7600.0,
+    f0_method="dio",
+)
+"""Small, fast mel settings (80 frames per second)."""
+
+
+@pytest.fixture(scope="session")
+def feature_cfg() -> FeatureConfig:
+    """Tiny log-mel FeatureConfig: 16 kHz, FFT 1024, hop 200, window 800, 80 mels, dio F0."""
+    return FeatureConfig(**TINY_FEATURES)
+
+
+@pytest.fixture(scope="session")
+def world_cfg() -> FeatureConfig:
+    """Tiny WORLD FeatureConfig: 16 kHz, 5 ms frames, 36 coded sp dims, dio F0."""
+    return FeatureConfig(kind="world", sample_rate=16000, f0_method="dio")
+
+
+def experiment_config(root: str | Path, dump_dir: str | Path, features: dict | None = None, **data) -> ExperimentConfig:
+    """An ExperimentConfig for a tiny corpus: tiny features, inline extraction, 1 dev + 1 test per domain.
+
+    ``data`` overrides ``data:`` keys (e.g. ``format="list"``); ``features`` overrides feature keys.
+    """
+    d = dict(format="generic", root=str(root), dump_dir=str(dump_dir), num_workers=1)
+    d.update(data)
+    return from_dict(ExperimentConfig, {"features": {**TINY_FEATURES, **(features or {})}, "data": d})
+
+
+@pytest.fixture(scope="session")
+def make_config():
+    """The :func:`experiment_config` factory, as a fixture."""
+    return experiment_config
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory) -> Path:
+    """Generic tree ``<root>/{low,mid,high}/<domain>_00N.wav`` (+ .txt): 3 domains x 6 clips x ~1 s, 16 kHz.
+
+    The domains differ in F0 (100/160/230 Hz), spectral tilt (-3/0/+3 dB per octave) and formant
+    scale (see ``synth.DEFAULT_DOMAINS``). Read-only: copy it before changing anything.
+    """
+    return make_corpus(tmp_path_factory.mktemp("tiny_corpus"), "generic", DEFAULT_DOMAINS, n_per_domain=6)
+
+
+@pytest.fixture(scope="session")
+def prepared_dump(tmp_path_factory, tiny_corpus) -> tuple[ExperimentConfig, Path]:
+    """``(cfg, dump_dir)``: :func:`vc.data.prepare` run on ``tiny_corpus`` with the tiny mel features.
+
+    Splits: 4 train, 1 dev, 1 test utterance per domain. Read-only; ``cfg`` is a fresh copy per test
+    session, so copy it (``copy.deepcopy``) before editing.
+    """
+    from vc.data import prepare
+
+    dump_dir = tmp_path_factory.mktemp("prepared_dump") / "dump"
+    cfg = experiment_config(tiny_corpus, dump_dir)
+    prepare(cfg, progress=False)
+    return from_dict(ExperimentConfig, to_dict(cfg)), dump_dir
+
+
+@pytest.fixture(scope="session")
+def vctk_mini() -> Path:
+    """The shared 40-utterance VCTK excerpt (4 speakers x 10, 16 kHz); skips when absent."""
+    if not (SHARED_VCTK_MINI / "p225").is_dir():
+        pytest.skip(f"{SHARED_VCTK_MINI} not available")
+    return SHARED_VCTK_MINI
