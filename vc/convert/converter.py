@@ -10,7 +10,6 @@ is kept below full scale.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,23 +19,10 @@ import torch
 
 from vc.errors import CheckpointError, ConfigError, VCError
 from vc.features.config import FeatureConfig
+from vc.vocoders import default_vocoder_name, get_vocoder
 
-#: Where ``vc-train-vocoder`` records the vocoder an experiment should use by default.
-DEFAULT_VOCODER_FILE = "default_vocoder.json"
 #: Conversion accepts much longer inputs than training; beyond this a file is refused outright.
 MAX_CONVERT_SECONDS = 3 * 3600.0
-
-
-def default_vocoder_name(features: FeatureConfig, exp_dir: str | Path | None = None) -> str:
-    """The vocoder saved with the experiment, else ``world`` or ``griffinlim`` by feature kind."""
-    if exp_dir is not None:
-        record = Path(exp_dir) / DEFAULT_VOCODER_FILE
-        if record.is_file():
-            try:
-                return str(json.loads(record.read_text())["name"])
-            except (ValueError, KeyError):
-                raise ConfigError(f"{record}: not a valid default-vocoder record") from None
-    return "world" if features.kind == "world" else "griffinlim"
 
 
 def resolve_checkpoint(ckpt: str | os.PathLike | None) -> Path:
@@ -102,7 +88,6 @@ class Converter:
         from vc.config import config_from_dict
         from vc.features.stats import Stats
         from vc.models import get_family
-        from vc.vocoders import get_vocoder
 
         self.path = Path(state.get("path", "checkpoint"))
         self.cfg = config_from_dict(state["config"])
@@ -124,7 +109,7 @@ class Converter:
             nets[name] = net.to(self.device).eval().requires_grad_(False)
         self.nets = nets
         exp_dir = self.path.parent.parent if self.path.parent.name == "checkpoints" else self.path.parent
-        self.vocoder_name = vocoder or default_vocoder_name(self.features, exp_dir)
+        self.vocoder_name = vocoder or default_vocoder_name(self.cfg, exp_dir)
         self.vocoder = get_vocoder(self.vocoder_name, self.features, self.stats, device=str(self.device))
         hop = self.features.hop
         sr = self.features.sample_rate

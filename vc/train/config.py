@@ -24,6 +24,10 @@ class LossConfig:
     lambda_adv_cls: float = 0.1
     """Adversarial source classifier: D learns which domain a fake came from, G learns to hide it."""
     adv_cls_start_step: int = 20000
+    split_branches: bool = False
+    """StarGAN v2: convert half the batch with latent-guided styles and the other half with
+    reference-guided ones, instead of every clip through both branches: half the generator compute
+    per step (for CPU training)."""
     # --- StarGAN-VC / VC2 families ---
     lambda_cls: float = 1.0
     lambda_id: float = 5.0

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from vc.config import ExperimentConfig, config_from_dict, save_config, to_dict
+from vc.data.dataset import collate
 from vc.errors import CheckpointError, ConfigError, TrainingError
 from vc.features.config import check_fingerprint
 from vc.train import checkpoint as ckpt
@@ -283,7 +284,7 @@ class Trainer:
         count = min(len(self.dev_set), max_batches * bs)
         for start in range(0, count, bs):
             items = [self.dev_set[i] for i in range(start, min(start + bs, count))]
-            batch = _to_device(self.dev_set.collate(items), self.device)
+            batch = _to_device(collate(items), self.device)
             logs = self.family.dev_losses(nets, batch, self.cfg, self.aux)
             for k, v in logs.items():
                 totals[k] = totals.get(k, 0.0) + float(v)
@@ -313,7 +314,7 @@ class Trainer:
         loader = torch.utils.data.DataLoader(
             self.train_set,
             batch_sampler=sampler,
-            collate_fn=self.train_set.collate,
+            collate_fn=collate,
             num_workers=tcfg.num_workers,
             # Worker seeds come from this generator, not the global RNG, so resuming is exact.
             generator=torch.Generator().manual_seed(tcfg.seed + self.step),

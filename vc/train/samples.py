@@ -34,8 +34,7 @@ def log_samples(trainer: Trainer, seed: int = 0) -> None:
     """Convert the first dev utterance (train if no dev split) to the next domain with the EMA nets."""
     if trainer.writer is None:
         return
-    from vc.convert import default_vocoder_name
-    from vc.vocoders import get_vocoder
+    from vc.vocoders import default_vocoder_name, get_vocoder
 
     dump, cfg, fam = trainer.dump, trainer.cfg, trainer.family
     utts = dump.utterances("dev") or dump.utterances("train")
@@ -57,7 +56,7 @@ def log_samples(trainer: Trainer, seed: int = 0) -> None:
     })
     trainer.writer.add_figure("samples/features", fig, step)
     try:
-        voc = get_vocoder(default_vocoder_name(cfg.features, trainer.out_dir), cfg.features, dump.stats)
+        voc = get_vocoder(default_vocoder_name(cfg, trainer.out_dir), cfg.features, dump.stats)
         f0 = dump.stats.convert_f0(feats.f0, utt.domain, dump.domains[tgt])
         wav = voc(y[0, 0].cpu().numpy().T, f0=f0, ap=feats.ap)
         peak = float(np.max(np.abs(wav))) or 1.0

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 
 @dataclass
 class VocoderConfig:
     name: str = ""
-    """Default vocoder for conversion: ``world``, ``griffinlim`` or ``pwg:<dir>``. Empty: ``world``
-    for WORLD features, ``griffinlim`` for mel (or the neural vocoder this experiment trained)."""
+    """Default vocoder for conversion: ``world``, ``griffinlim`` or ``pwg:<dir>``. Empty: the neural
+    vocoder this experiment trained (``<train.out_dir>/default_vocoder.json``) if there is one, else
+    ``world`` for WORLD features and ``griffinlim`` for mel."""
     griffinlim_iters: int = 32
     # --- vc-train-vocoder (parallel-wavegan) ---
-    generator: str = "hifigan"
-    """``hifigan`` (default), ``parallel_wavegan`` or ``melgan``."""
-    size: str = "cpu"
-    """``paper`` (HiFi-GAN V1 scale) or ``cpu`` (a small variant that trains on 2 cores)."""
+    generator: Literal["hifigan", "parallel_wavegan", "melgan", "multiband_melgan"] = "hifigan"
+    """``hifigan`` (default), ``parallel_wavegan``, ``melgan`` or ``multiband_melgan`` (4 PQMF bands)."""
+    size: Literal["paper", "cpu"] = "cpu"
+    """``paper`` (the published sizes, e.g. HiFi-GAN V1) or ``cpu`` (a small variant that trains on 2 cores)."""
     out_dir: str = ""
     """Where ``vc-train-vocoder`` writes the vocoder; empty: ``<train.out_dir>/vocoder``."""
     train_steps: int = 100000
@@ -23,5 +25,15 @@ class VocoderConfig:
     batch_max_steps: int = 8400
     """Audio samples per training segment (a multiple of the hop)."""
     save_every: int = 5000
+    eval_every: int = 1000
+    """Steps between evaluations on the dev split (0: only at the end of training)."""
+    log_every: int = 100
+    num_workers: int = 0
+    """DataLoader worker processes of the parallel-wavegan trainer."""
+    pwg_overrides: dict[str, Any] = field(default_factory=dict)
+    """Extra parallel-wavegan YAML merged (recursively) over the generated one, e.g.
+    ``{generator_params: {channels: 64}}``. The feature keys cannot be overridden: they always come
+    from the ``features:`` section."""
     finetune_on_generator: bool = False
-    """Fine-tune on the generator's own teacher-forced outputs for the training set."""
+    """Fine-tune on the generator's own teacher-forced outputs for the training set (not implemented
+    yet: setting it is refused)."""
