@@ -93,3 +93,37 @@ def vctk_mini() -> Path:
     if not (SHARED_VCTK_MINI / "p225").is_dir():
         pytest.skip(f"{SHARED_VCTK_MINI} not available")
     return SHARED_VCTK_MINI
+
+
+# ---------------------------------------------------------------------------------------------------
+# Tiny models: small enough that a training step takes a fraction of a second on 2 cores.
+
+TINY_MODEL = dict(
+    dim_in=16, max_conv_dim=32, n_down=2, n_bottleneck=1, style_dim=16, latent_dim=8,
+    mapping_hidden=32, mapping_layers=2, style_dim_in=16, disc_dim=16, disc_max_dim=32,
+    disc_n_down=2, crop_frames=48, f0_net_dim=16, f0_net_steps=20,
+)
+TINY_TRAIN = dict(
+    batch_size=4, max_steps=30, log_every=5, eval_every=10, save_every=10, sample_every=0, keep_last=2,
+)
+
+
+def tiny_experiment(base: ExperimentConfig, out_dir: str | Path, model: dict | None = None,
+                    train: dict | None = None, loss: dict | None = None) -> ExperimentConfig:
+    """A copy of ``base`` (features + data) with the tiny model and training settings."""
+    data = to_dict(base)
+    data["model"] = {**data["model"], **TINY_MODEL, **(model or {})}
+    data["train"] = {**data["train"], **TINY_TRAIN, "out_dir": str(out_dir), **(train or {})}
+    data["loss"] = {**data["loss"], "adv_cls_start_step": 10, **(loss or {})}
+    return from_dict(ExperimentConfig, data)
+
+
+@pytest.fixture(scope="session")
+def trained_ckpt(tmp_path_factory, prepared_dump) -> Path:
+    """A tiny StarGAN v2 checkpoint (mel features) trained for 20 steps on ``prepared_dump``."""
+    from vc.train import train
+
+    cfg, _ = prepared_dump
+    out = tmp_path_factory.mktemp("trained") / "exp"
+    exp = tiny_experiment(cfg, out, train=dict(max_steps=20, eval_every=0, save_every=0))
+    return train(exp, device="cpu")

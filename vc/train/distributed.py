@@ -79,6 +79,19 @@ def all_true(flag: bool, info: DistInfo, device: torch.device | str = "cpu") -> 
     return bool(t.item() > 0.5)
 
 
+def check_in_sync(modules, info: DistInfo, device: torch.device | str = "cpu") -> bool:
+    """True when every rank holds the same weights (compares a checksum of all parameters)."""
+    if not info.enabled:
+        return True
+    with torch.no_grad():
+        total = sum(p.double().sum() + p.double().abs().sum() for m in modules for p in m.parameters())
+    lo = torch.tensor([float(total)], dtype=torch.float64, device=device)
+    hi = lo.clone()
+    dist.all_reduce(lo, op=dist.ReduceOp.MIN)
+    dist.all_reduce(hi, op=dist.ReduceOp.MAX)
+    return bool(torch.isclose(lo, hi, rtol=1e-9, atol=0.0).all())
+
+
 def barrier(info: DistInfo) -> None:
     if info.enabled:
         dist.barrier()

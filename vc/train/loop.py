@@ -32,6 +32,7 @@ from vc.train.distributed import (
     average_gradients,
     barrier,
     broadcast_parameters,
+    check_in_sync,
     cleanup,
     init_distributed,
 )
@@ -365,6 +366,8 @@ class Trainer:
                 stop_reason = f"time limit ({tcfg.max_minutes:g} min)"
                 break
         bar.close()
+        if not check_in_sync(self.nets.values(), info, self.device):
+            raise TrainingError("distributed ranks ended with different weights; gradient averaging failed")
         final = ckpt.step_path(self.out_dir, self.step)
         if info.is_main:
             if last_saved != final:
