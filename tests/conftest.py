@@ -7,17 +7,25 @@ audio generators with ``from synth import make_corpus, speech_like`` (this folde
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
+# Tiny nets gain nothing from threads, and OpenMP's spinning threads slow a busy 2-core machine down
+# many times over; one thread keeps the suite fast and its timings steady. Subprocesses inherit it.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 sys.path.insert(0, str(Path(__file__).parent))
 
+import torch  # noqa: E402
 from synth import DEFAULT_DOMAINS, make_corpus  # noqa: E402
 
 from vc.config import ExperimentConfig, from_dict, to_dict  # noqa: E402
 from vc.features.config import FeatureConfig  # noqa: E402
+
+torch.set_num_threads(1)
 
 SHARED_VCTK_MINI = Path(__file__).resolve().parents[2] / "shared" / "data" / "vctk_mini"
 
@@ -126,4 +134,5 @@ def trained_ckpt(tmp_path_factory, prepared_dump) -> Path:
     cfg, _ = prepared_dump
     out = tmp_path_factory.mktemp("trained") / "exp"
     exp = tiny_experiment(cfg, out, train=dict(max_steps=20, eval_every=0, save_every=0))
+    exp.vocoder.griffinlim_iters = 4  # conversion tests check plumbing, not audio quality
     return train(exp, device="cpu")

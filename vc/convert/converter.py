@@ -110,7 +110,8 @@ class Converter:
         self.nets = nets
         exp_dir = self.path.parent.parent if self.path.parent.name == "checkpoints" else self.path.parent
         self.vocoder_name = vocoder or default_vocoder_name(self.cfg, exp_dir)
-        self.vocoder = get_vocoder(self.vocoder_name, self.features, self.stats, device=str(self.device))
+        self.vocoder = get_vocoder(self.vocoder_name, self.features, self.stats, device=str(self.device),
+                                   griffinlim_iters=self.cfg.vocoder.griffinlim_iters)
         hop = self.features.hop
         sr = self.features.sample_rate
         self.window = max(hop * 32, int(window_seconds * sr) // hop * hop)

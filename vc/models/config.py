@@ -27,8 +27,11 @@ class ModelConfig:
     """Shared layers of the mapping network before the per-domain heads."""
     style_dim_in: int = 64
     """Base channels of the style encoder."""
+    style_n_down: int = 4
+    """Style-encoder stages that halve frequency and time before global pooling."""
     f0_condition: bool = True
-    """Feed the source's normalised log-F0 contour to the generator as a second input channel."""
+    """Condition the generator on the source's normalised log-F0 contour and its voiced mask: two extra
+    input channels broadcast over Q, and again at the bottleneck (pooled to its frame rate)."""
 
     # --- discriminator ---
     discriminator: str = "gated_patchgan"
@@ -41,6 +44,18 @@ class ModelConfig:
     f0_net_dim: int = 64
     f0_net_steps: int = 2000
     """Steps to pre-train the F0 network before the GAN; 0 disables the pitch-consistency loss."""
+    f0_net_lr: float = 1e-3
+    """Adam learning rate of the F0 network's pre-training (a plain regression, so much larger than the GAN's)."""
+
+    def __post_init__(self) -> None:
+        positive = ("dim_in", "max_conv_dim", "style_dim", "latent_dim", "mapping_hidden", "mapping_layers",
+                    "style_dim_in", "disc_dim", "disc_max_dim", "f0_net_dim")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"model.{name} must be positive, got {getattr(self, name)}")
+        for name in ("n_down", "n_bottleneck", "style_n_down", "disc_n_down", "f0_net_steps", "crop_frames"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"model.{name} must be >= 0, got {getattr(self, name)}")
 
     def crop_for(self, feature_kind: str) -> int:
         if self.crop_frames:

@@ -1,0 +1,224 @@
+"""Adversarial losses, R1, pitch consistency and the StarGAN v2 step losses."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vc.config import ExperimentConfig
+from vc.errors import ConfigError
+from vc.losses import ADV_KINDS, d_adv_loss, g_adv_loss, r1_penalty
+from vc.losses.stargan_v2 import d_loss, dev_losses, ds_weight, frame_energy, g_loss
+from vc.models import get_family
+from vc.models.config import ModelConfig
+from vc.models.f0net import F0Net, pitch_consistency_loss
+
+
+def tiny_config(**model_overrides) -> ExperimentConfig:
+    cfg = ExperimentConfig()
+    cfg.model = ModelConfig(
+        dim_in=8, max_conv_dim=32, n_down=2, n_bottleneck=1, style_dim=16, latent_dim=8, mapping_hidden=32,
+        mapping_layers=2, style_dim_in=8, style_n_down=2, disc_dim=8, disc_max_dim=32, disc_n_down=2,
+        f0_net_dim=8, **model_overrides,
+    )
+    return cfg
+
+
+HIGH, LOW = torch.full((4,), 3.0), torch.full((4,), -3.0)
+
+
+@pytest.mark.parametrize("kind", ADV_KINDS)
+def test_adversarial_losses_point_the_right_way(kind):
+    assert d_adv_loss(HIGH, LOW, kind) < d_adv_loss(LOW, HIGH, kind)
+    assert g_adv_loss(HIGH, kind) < g_adv_loss(LOW, kind)
+    # gradients: D pushes real logits up and fake logits down, G pushes fake logits up
+    # (at 0.5: LSGAN's fake target 0 would give no gradient at 0 itself)
+    real, fake = torch.full((4,), 0.5, requires_grad=True), torch.full((4,), 0.5, requires_grad=True)
+    d_adv_loss(real, fake, kind).backward()
+    assert (real.grad < 0).all() and (fake.grad > 0).all()
+    fake = torch.full((4,), 0.5, requires_grad=True)
+    g_adv_loss(fake, kind).backward()
+    assert (fake.grad < 0).all()
+    # no overflow on extreme (half-precision) logits
+    big = torch.tensor([-1e4, 1e4], dtype=torch.bfloat16)
+    assert torch.isfinite(d_adv_loss(big, big, kind)) and torch.isfinite(g_adv_loss(big, kind))
+
+
+def test_adversarial_kind_is_checked():
+    with pytest.raises(ConfigError, match="nonsat"):
+        g_adv_loss(HIGH, "wasserstein")
+
+
+def test_r1_penalty():
+    x = torch.randn(3, 1, 8, 5, requires_grad=True)
+    const = x.sum(dim=(1, 2, 3)) * 0 + 2.0
+    assert float(r1_penalty(const, x)) == 0.0
+    w = torch.randn(1, 1, 8, 5)
+    linear = (x * w).sum(dim=(1, 2, 3))  # gradient w for every sample
+    assert torch.allclose(r1_penalty(linear, x), 0.5 * w.pow(2).sum())
+
+
+def test_ds_weight_decays_linearly():
+    lc = tiny_config().loss
+    lc.lambda_ds, lc.ds_decay_steps = 2.0, 1000
+    assert [ds_weight(s, lc) for s in (0, 500, 1000, 5000)] == [2.0, 1.0, 0.0, 0.0]
+    lc.ds_decay_steps = 0
+    assert ds_weight(10**6, lc) == 2.0
+
+
+class RowZeroPitch(torch.nn.Module):
+    """A stand-in F0 net whose pitch is simply row 0 of the features."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.ones(()))
+
+    def forward(self, x):
+        return self.w * x[:, 0, 0, :], x[:, 0, 0, :]
+
+
+def test_pitch_consistency_keeps_intonation_allows_register_shift():
+    torch.manual_seed(0)
+    net = RowZeroPitch().requires_grad_(False)
+    x = torch.randn(2, 1, 4, 30)
+    voiced = (torch.rand(2, 30) > 0.3).float()
+    shifted = x.clone()
+    shifted[:, :, 0] = x[:, :, 0] + 5.0  # same contour, higher register
+    assert float(pitch_consistency_loss(net, x, shifted, voiced)) < 1e-5
+    shifted[:, :, 0] = 2.0 * x[:, :, 0] + 5.0  # and a wider range: equal up to the std floor
+    assert float(pitch_consistency_loss(net, x, shifted, voiced)) < 0.02
+    flipped = x.clone()
+    flipped[:, :, 0] = -x[:, :, 0]  # the intonation upside down
+    fake = flipped.requires_grad_(True)
+    real = x.clone().requires_grad_(True)
+    loss = pitch_consistency_loss(net, real, fake, voiced)
+    assert float(loss.detach()) > 0.5
+    loss.backward()
+    assert fake.grad.abs().sum() > 0 and real.grad is None
+    # frames unvoiced in the source do not count
+    other = x.clone()
+    other[:, :, 0] = torch.where(voiced[:, None] > 0, x[:, :, 0], torch.randn_like(x[:, :, 0]))
+    assert float(pitch_consistency_loss(net, x, other, voiced)) < 1e-3
+
+
+def test_frame_energy_is_mean_over_rows():
+    x = torch.arange(12.0).reshape(1, 1, 3, 4)
+    assert torch.equal(frame_energy(x), torch.tensor([[4.0, 5.0, 6.0, 7.0]]))
+
+
+def make_batch(q: int = 36, n: int = 33, b: int = 4, seed: int = 0) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    f0n = torch.randn(b, n, generator=g)
+    voiced = (torch.rand(b, n, generator=g) > 0.3).float()
+    return {
+        "x": torch.randn(b, 1, q, n, generator=g),
+        "f0n": f0n * voiced,
+        "voiced": voiced,
+        "y": torch.tensor([0, 1, 2, 0])[:b],
+        "x_ref": torch.randn(b, 1, q, n, generator=g),
+        "x_ref2": torch.randn(b, 1, q, n, generator=g),
+        "y_ref": torch.tensor([1, 1, 2, 0])[:b],
+    }
+
+
+def setup_family(discriminator="gated_patchgan", with_f0=True):
+    torch.manual_seed(0)
+    cfg = tiny_config(discriminator=discriminator)
+    cfg.loss.adv_cls_start_step = 100
+    cfg.loss.ds_decay_steps = 1000
+    fam = get_family("stargan_v2")
+    nets = fam.build(cfg, 36, 3)
+    aux = {"f0_net": F0Net(cfg.model, 36).eval().requires_grad_(False)} if with_f0 else {}
+    return fam, cfg, nets, aux
+
+
+@pytest.mark.parametrize("discriminator", ["gated_patchgan", "resnet"])
+@pytest.mark.parametrize("with_f0", [False, True])
+@pytest.mark.parametrize("step", [0, 100])
+def test_family_losses(discriminator, with_f0, step):
+    fam, cfg, nets, aux = setup_family(discriminator, with_f0)
+    batch = make_batch()
+    G_NETS, D = ("generator", "mapping", "style_encoder"), nets["discriminator"]
+
+    loss, logs = fam.d_loss(nets, batch, step, cfg, aux)
+    expect = {"d_real", "d_fake", "d_r1"} | ({"d_adv_cls"} if step >= 100 else set())
+    assert set(logs) == expect and torch.isfinite(loss)
+    assert all(isinstance(v, float) for v in logs.values())
+    assert logs["d_r1"] > 0
+    loss.backward()
+    # the source-classifier head only trains from adv_cls_start_step on
+    assert all(p.grad is not None for n, p in D.named_parameters() if not n.startswith("cls_head"))
+    assert (D.cls_head.weight.grad is not None) == (step >= 100)
+    assert all(p.grad is None for n in G_NETS for p in nets[n].parameters()), "D step leaked into G"
+    D.zero_grad(set_to_none=True)
+
+    loss, logs = fam.g_loss(nets, batch, step, cfg, aux)
+    expect = {"adv", "sty", "ds", "cyc", "norm", "lambda_ds"}
+    expect |= ({"f0"} if with_f0 else set()) | ({"adv_cls"} if step >= 100 else set())
+    assert set(logs) == expect and torch.isfinite(loss)
+    assert logs["lambda_ds"] == pytest.approx(1.0 - step / 1000)
+    loss.backward()
+    assert all(p.grad is None for p in D.parameters()), "G step computed D's weight gradients"
+    assert all(p.requires_grad for p in D.parameters()), "D was left frozen"
+    for name in G_NETS:
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in nets[name].parameters()), name
+    if with_f0:
+        assert all(p.grad is None for p in aux["f0_net"].parameters())
+
+    dev = fam.dev_losses(nets, batch, cfg, aux)
+    assert set(dev) == {"sty", "cyc", "norm", "total"} | ({"f0"} if with_f0 else set())
+    assert dev == fam.dev_losses(nets, batch, cfg, aux), "dev losses must be deterministic"
+    lc = cfg.loss
+    expected_total = lc.lambda_sty * dev["sty"] + lc.lambda_cyc * dev["cyc"] + lc.lambda_norm * dev["norm"]
+    expected_total += lc.lambda_f0 * dev.get("f0", 0.0)
+    assert dev["total"] == pytest.approx(expected_total)
+
+
+def test_diversity_term_dropped_after_decay():
+    fam, cfg, nets, aux = setup_family(with_f0=False)
+    _, logs = g_loss(nets, make_batch(), 1000, cfg, aux)
+    assert "ds" not in logs and logs["lambda_ds"] == 0.0
+
+
+def test_losses_finite_under_bf16_autocast():
+    fam, cfg, nets, aux = setup_family(with_f0=True)
+    batch = make_batch()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        dl, dlogs = d_loss(nets, batch, 100, cfg, aux)
+        gl, glogs = g_loss(nets, batch, 100, cfg, aux)
+        dev = dev_losses(nets, batch, cfg, aux)
+    assert dl.dtype == gl.dtype == torch.float32
+    for v in [dl, gl, *map(torch.tensor, [*dlogs.values(), *glogs.values(), *dev.values()])]:
+        assert torch.isfinite(v).all()
+    (dl + gl).backward()
+    grads = [p.grad for net in nets.values() for p in net.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+
+
+def test_gan_step_reduces_losses_on_a_toy_problem():
+    """A few optimiser steps on one fixed batch lower the cycle loss (the losses are wired to the nets)."""
+    fam, cfg, nets, _ = setup_family(with_f0=False)
+    batch = make_batch(q=16, n=16, b=2)
+    opt = torch.optim.Adam([p for n in fam.g_nets for p in nets[n].parameters()], lr=2e-3)
+    first = None
+    for _ in range(25):
+        loss, logs = g_loss(nets, batch, 0, cfg, {})
+        first = logs["cyc"] if first is None else first
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert logs["cyc"] < 0.8 * first, (first, logs["cyc"])
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_branches_both_or_split(split):
+    """Both branches convert every clip (2B rows per generator pass); split_branches halves that."""
+    fam, cfg, nets, aux = setup_family(with_f0=True)
+    cfg.loss.split_branches = split
+    rows = []
+    nets["generator"].register_forward_hook(lambda mod, args, out: rows.append(out.shape[0]))
+    batch = make_batch()
+    dl, _ = d_loss(nets, batch, 100, cfg, aux)
+    gl, glogs = g_loss(nets, batch, 100, cfg, aux)
+    assert torch.isfinite(dl) and torch.isfinite(gl) and "adv_cls" in glogs
+    assert rows == [4 if split else 8] * 4  # D's fakes; G: fake, diversity target, cycle

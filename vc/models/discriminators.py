@@ -1,0 +1,121 @@
+"""Multi-domain discriminators, chosen by ``model.discriminator`` from a small registry.
+
+Every discriminator maps a feature image ``x (B, 1, Q, N)`` to per-patch, per-domain logits and
+averages them over patches. It shares one trunk between two 1×1 heads:
+
+* real/fake: ``D(x, y) -> (B,)`` read at domain ``y``; ``D.all_logits(x) -> (B, K)``;
+* source classifier: ``D.classify(x) -> (B, K)``, which domain a (converted) clip came from
+  (StarGAN v2-VC's adversarial source classifier).
+
+``D.logits_and_classes(x)`` returns both from one trunk pass (the losses use it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from vc.errors import ConfigError
+from vc.models.config import ModelConfig
+from vc.models.layers import LRELU_SLOPE, GatedConv2d, ResBlk, pad_to_multiple
+
+_DISCRIMINATORS: dict[str, Callable[[ModelConfig, int], nn.Module]] = {}
+
+
+def register_discriminator(name: str):
+    """Decorator: ``@register_discriminator("name")`` on a class built as ``cls(model_cfg, num_domains)``."""
+
+    def wrap(cls):
+        _DISCRIMINATORS[name] = cls
+        return cls
+
+    return wrap
+
+
+def discriminator_names() -> list[str]:
+    return sorted(_DISCRIMINATORS)
+
+
+def build_discriminator(cfg: ModelConfig, num_domains: int) -> nn.Module:
+    """The discriminator named by ``cfg.discriminator``; an unknown name is a ConfigError."""
+    if cfg.discriminator not in _DISCRIMINATORS:
+        raise ConfigError(
+            f"model.discriminator: unknown discriminator {cfg.discriminator!r}; "
+            f"choose one of {', '.join(discriminator_names())}"
+        )
+    return _DISCRIMINATORS[cfg.discriminator](cfg, num_domains)
+
+
+def _channels(base: int, top: int, stages: int) -> list[int]:
+    dims = [base]
+    for _ in range(stages):
+        dims.append(min(dims[-1] * 2, top))
+    return dims
+
+
+class _PatchDiscriminator(nn.Module):
+    """Trunk (subclasses) + real/fake and classifier heads, each ``(B, K, q, n)`` averaged over patches."""
+
+    trunk: nn.Module
+    min_size: int = 1
+
+    def _heads(self, dim: int, num_domains: int) -> None:
+        self.adv_head = nn.Conv2d(dim, num_domains, 1)
+        self.cls_head = nn.Conv2d(dim, num_domains, 1)
+
+    def _features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.trunk(pad_to_multiple(x, 1, minimum=self.min_size))
+
+    def logits_and_classes(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x (B, 1, Q, N)`` -> real/fake logits ``(B, K)`` and source-class logits ``(B, K)``."""
+        h = self._features(x)
+        return self.adv_head(h).mean(dim=(2, 3)), self.cls_head(h).mean(dim=(2, 3))
+
+    def all_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Real/fake logit of every domain, ``(B, K)``."""
+        return self.adv_head(self._features(x)).mean(dim=(2, 3))
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """Source-domain classifier logits, ``(B, K)``."""
+        return self.cls_head(self._features(x)).mean(dim=(2, 3))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Real/fake logit read at domain ``y (B,)``: ``(B,)``."""
+        logits = self.all_logits(x)
+        return logits[torch.arange(x.shape[0], device=x.device), y.to(x.device).long()]
+
+
+@register_discriminator("gated_patchgan")
+class GatedPatchGAN(_PatchDiscriminator):
+    """Gated-convolution PatchGAN (StarGAN-VC2 style): GLU convs, ``disc_n_down`` stride-2 stages.
+
+    Stride-2 convs with padding handle any Q and N, so no padding is needed.
+    """
+
+    def __init__(self, cfg: ModelConfig, num_domains: int):
+        super().__init__()
+        dims = _channels(cfg.disc_dim, cfg.disc_max_dim, cfg.disc_n_down)
+        layers: list[nn.Module] = [GatedConv2d(1, dims[0], 3, 1)]
+        layers += [GatedConv2d(dims[i], dims[i + 1], 3, 2) for i in range(cfg.disc_n_down)]
+        layers.append(GatedConv2d(dims[-1], dims[-1], 3, 1))
+        self.trunk = nn.Sequential(*layers)
+        self._heads(dims[-1], num_domains)
+
+
+@register_discriminator("resnet")
+class ResNetDiscriminator(_PatchDiscriminator):
+    """StarGAN v2's residual discriminator: downsampling residual blocks with leaky ReLU, then a
+    3×3 conv and the 1×1 heads (patch logits averaged, so any clip length works)."""
+
+    def __init__(self, cfg: ModelConfig, num_domains: int):
+        super().__init__()
+        dims = _channels(cfg.disc_dim, cfg.disc_max_dim, cfg.disc_n_down)
+        # average pooling needs at least 2 rows/frames at every stage
+        self.min_size = 2**cfg.disc_n_down
+        layers: list[nn.Module] = [nn.Conv2d(1, dims[0], 3, 1, 1)]
+        layers += [ResBlk(dims[i], dims[i + 1], downsample=True) for i in range(cfg.disc_n_down)]
+        layers += [nn.LeakyReLU(LRELU_SLOPE), nn.Conv2d(dims[-1], dims[-1], 3, 1, 1), nn.LeakyReLU(LRELU_SLOPE)]
+        self.trunk = nn.Sequential(*layers)
+        self._heads(dims[-1], num_domains)

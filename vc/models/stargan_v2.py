@@ -1,0 +1,230 @@
+"""StarGAN v2 for voice conversion: generator, mapping network, style encoder, and the family.
+
+Nets (sizes from :class:`~vc.models.config.ModelConfig`):
+
+* :class:`Generator` ``G(x (B,1,Q,N), s (B,S), f0n (B,N) | None) -> (B,1,Q,N)``: an instance-norm
+  residual encoder that halves Q and N ``n_down`` times, bottleneck blocks, and an AdaIN residual
+  decoder conditioned on the style ``s``. With ``f0_condition`` it also sees the source's
+  normalised log-F0 and voiced mask (two input channels, and again at the bottleneck).
+* :class:`MappingNetwork` ``F(z (B,latent_dim), y (B,)) -> (B,S)``.
+* :class:`StyleEncoder` ``E(x (B,1,Q,N'), y (B,)) -> (B,S)`` over a reference clip of any length.
+* a discriminator from :mod:`vc.models.discriminators`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vc.models.config import ModelConfig
+from vc.models.discriminators import build_discriminator
+from vc.models.layers import LRELU_SLOPE, AdainResBlk, DomainHeads, ResBlk, pad_to_multiple
+from vc.models.registry import ModelFamily, register_family
+
+
+def _channels(base: int, top: int, stages: int) -> list[int]:
+    dims = [base]
+    for _ in range(stages):
+        dims.append(min(dims[-1] * 2, top))
+    return dims
+
+
+def _model_cfg(cfg: Any) -> ModelConfig:
+    """Accept an ExperimentConfig or a bare ModelConfig."""
+    return cfg.model if hasattr(cfg, "model") else cfg
+
+
+class Generator(nn.Module):
+    """Encoder–decoder over feature images; input and output have exactly the same shape."""
+
+    def __init__(
+        self,
+        dim_in: int = 64,
+        max_conv_dim: int = 512,
+        n_down: int = 2,
+        n_bottleneck: int = 2,
+        style_dim: int = 64,
+        f0_condition: bool = True,
+    ):
+        super().__init__()
+        self.n_down = n_down
+        self.f0_condition = f0_condition
+        dims = _channels(dim_in, max_conv_dim, n_down)
+        n_cond = 2 if f0_condition else 0  # normalised log-F0 and voiced mask
+        self.stem = nn.Conv2d(1 + n_cond, dim_in, 3, 1, 1)
+        self.encode = nn.ModuleList(
+            [ResBlk(dims[i], dims[i + 1], normalize=True, downsample=True) for i in range(n_down)]
+            + [ResBlk(dims[-1], dims[-1], normalize=True) for _ in range(n_bottleneck)]
+        )
+        # Pitch again at the bottleneck: the encoder's instance norms can wash out the contour.
+        self.f0_inject = nn.Conv2d(n_cond, dims[-1], (1, 3), 1, (0, 1)) if f0_condition else None
+        self.decode = nn.ModuleList(
+            [AdainResBlk(dims[-1], dims[-1], style_dim) for _ in range(n_bottleneck)]
+            + [AdainResBlk(dims[i + 1], dims[i], style_dim, upsample=True) for i in reversed(range(n_down))]
+        )
+        self.to_out = nn.Sequential(
+            nn.InstanceNorm2d(dim_in, affine=True), nn.LeakyReLU(LRELU_SLOPE), nn.Conv2d(dim_in, 1, 1)
+        )
+
+    def forward(self, x: torch.Tensor, s: torch.Tensor, f0n: torch.Tensor | None = None) -> torch.Tensor:
+        """``x (B, 1, Q, N)``, ``s (B, style_dim)``, ``f0n (B, N)`` (0 on unvoiced frames; None: all
+        unvoiced) -> ``(B, 1, Q, N)``. Q and N may be anything: the input is padded to a multiple of
+        ``2**n_down`` and the output cropped back."""
+        if x.dim() != 4 or x.shape[1] != 1:
+            raise ValueError(f"Generator expects x of shape (B, 1, Q, N), got {tuple(x.shape)}")
+        b, _, q, n = x.shape
+        multiple = 2**self.n_down
+        cond = None
+        if self.f0_condition:
+            if f0n is None:
+                f0n = x.new_zeros(b, n)
+            if f0n.shape != (b, n):
+                raise ValueError(f"Generator: f0n must be (B, N) = {(b, n)} to match x, got {tuple(f0n.shape)}")
+            f0n = f0n.to(x.dtype)
+            # The dataset marks unvoiced frames with exactly 0, so the mask can be recovered here and
+            # convert() needs no extra argument.
+            cond = torch.stack([f0n, (f0n != 0).to(x.dtype)], dim=1)[:, :, None, :]  # (B, 2, 1, N)
+            x = torch.cat([x, cond.expand(b, 2, q, n)], dim=1)
+        h = self.stem(pad_to_multiple(x, multiple))
+        for block in self.encode:
+            h = block(h)
+        if cond is not None:
+            cond = pad_to_multiple(cond, multiple)[:, :, :1]  # pad frames only
+            pooled = F.avg_pool2d(cond, (1, multiple)) if multiple > 1 else cond
+            h = h + self.f0_inject(pooled.to(h.dtype))
+        for block in self.decode:
+            h = block(h, s)
+        return self.to_out(h)[:, :, :q, :n]
+
+
+class MappingNetwork(nn.Module):
+    """``z (B, latent_dim)`` → shared ReLU MLP → per-domain head → style ``(B, style_dim)``."""
+
+    def __init__(self, latent_dim: int, style_dim: int, num_domains: int, hidden: int = 512, layers: int = 4):
+        super().__init__()
+        self.latent_dim = latent_dim
+        mlp: list[nn.Module] = [nn.Linear(latent_dim, hidden), nn.ReLU()]
+        for _ in range(layers - 1):
+            mlp += [nn.Linear(hidden, hidden), nn.ReLU()]
+        self.shared = nn.Sequential(*mlp)
+        self.heads = DomainHeads(hidden, style_dim, num_domains, hidden=hidden)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """``z (B, latent_dim)``, ``y (B,)`` long -> ``(B, style_dim)``."""
+        return self.heads(self.shared(z), y)
+
+
+class StyleEncoder(nn.Module):
+    """Residual CNN over a reference clip, global average pooling, per-domain linear head.
+
+    Clips shorter than ``2**n_down`` frames (or rows) are padded by repeating the last one.
+    """
+
+    def __init__(self, dim_in: int, max_conv_dim: int, style_dim: int, num_domains: int, n_down: int = 4):
+        super().__init__()
+        self.min_size = 2**n_down
+        dims = _channels(dim_in, max_conv_dim, n_down)
+        self.trunk = nn.Sequential(
+            nn.Conv2d(1, dim_in, 3, 1, 1),
+            *[ResBlk(dims[i], dims[i + 1], downsample=True) for i in range(n_down)],
+            nn.LeakyReLU(LRELU_SLOPE),
+            nn.Conv2d(dims[-1], dims[-1], 3, 1, 1),
+            nn.LeakyReLU(LRELU_SLOPE),
+        )
+        self.heads = DomainHeads(dims[-1], style_dim, num_domains)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """``x (B, 1, Q, N)``, ``y (B,)`` long -> ``(B, style_dim)``."""
+        h = self.trunk(pad_to_multiple(x, 1, minimum=self.min_size)).mean(dim=(2, 3))
+        return self.heads(h, y)
+
+
+def build_nets(cfg: ModelConfig, dim_q: int, num_domains: int) -> dict[str, nn.Module]:
+    """The four StarGAN v2 nets. ``dim_q`` is unused (the nets are fully convolutional) but kept so
+    every family builds from the same arguments."""
+    del dim_q
+    return {
+        "generator": Generator(
+            cfg.dim_in, cfg.max_conv_dim, cfg.n_down, cfg.n_bottleneck, cfg.style_dim, cfg.f0_condition
+        ),
+        "mapping": MappingNetwork(
+            cfg.latent_dim, cfg.style_dim, num_domains, cfg.mapping_hidden, cfg.mapping_layers
+        ),
+        "style_encoder": StyleEncoder(
+            cfg.style_dim_in, cfg.max_conv_dim, cfg.style_dim, num_domains, cfg.style_n_down
+        ),
+        "discriminator": build_discriminator(cfg, num_domains),
+    }
+
+
+def _domain(target: int, batch: int, device: torch.device) -> torch.Tensor:
+    return torch.full((batch,), int(target), dtype=torch.long, device=device)
+
+
+@register_family("stargan_v2")
+class StarGANv2Family(ModelFamily):
+    """StarGAN v2-VC: latent- and reference-guided styles, AdaIN generator, multi-domain D."""
+
+    g_nets = ("generator", "mapping", "style_encoder")
+    d_nets = ("discriminator",)
+    ema_nets = ("generator", "mapping", "style_encoder")
+    has_style_encoder = True
+    uses_f0_net = True
+
+    def build(self, cfg: Any, dim_q: int, num_domains: int) -> dict[str, nn.Module]:
+        """``cfg``: the ExperimentConfig (or its ModelConfig). Keys: generator, mapping,
+        style_encoder, discriminator."""
+        return build_nets(_model_cfg(cfg), dim_q, num_domains)
+
+    def lr(self, name: str, train_cfg: Any) -> float:
+        """``lr_f`` for the mapping network (StarGAN v2 trains it far slower), ``lr_d`` for D."""
+        if name == "mapping":
+            return train_cfg.lr_f
+        return super().lr(name, train_cfg)
+
+    def d_loss(self, nets, batch, step, cfg, aux):
+        from vc.losses.stargan_v2 import d_loss
+
+        return d_loss(nets, batch, step, cfg, aux)
+
+    def g_loss(self, nets, batch, step, cfg, aux):
+        from vc.losses.stargan_v2 import g_loss
+
+        return g_loss(nets, batch, step, cfg, aux)
+
+    def dev_losses(self, nets, batch, cfg, aux):
+        from vc.losses.stargan_v2 import dev_losses
+
+        return dev_losses(nets, batch, cfg, aux)
+
+    @torch.no_grad()
+    def style(self, nets, target: int, *, z=None, ref=None) -> torch.Tensor:
+        """Style code ``(1, style_dim)`` for domain ``target``: from a reference ``ref (M, 1, Q, N)``
+        (the M crops' styles are averaged), else from latent ``z (M, latent_dim)`` (averaged), else
+        from one fresh ``torch.randn`` latent."""
+        if z is not None and ref is not None:
+            raise ValueError("style(): give either z or ref, not both")
+        if ref is not None:
+            enc = nets["style_encoder"]
+            ref = ref.to(next(enc.parameters()).device)
+            return enc(ref, _domain(target, ref.shape[0], ref.device)).mean(0, keepdim=True)
+        mapping = nets["mapping"]
+        device = next(mapping.parameters()).device
+        z = torch.randn(1, mapping.latent_dim, device=device) if z is None else z.to(device)
+        return mapping(z, _domain(target, z.shape[0], device)).mean(0, keepdim=True)
+
+    @torch.no_grad()
+    def convert(self, nets, x, f0n, source, target, style) -> torch.Tensor:
+        """``x (B, 1, Q, N)``, ``f0n (B, N)``, ``style (1 or B, style_dim)`` -> ``(B, 1, Q, N)``.
+        ``source``/``target`` are implied by the style here; other families use them."""
+        del source, target
+        return nets["generator"](x, style.to(x.device).expand(x.shape[0], -1), f0n)
+
+    @torch.no_grad()
+    def judge_domain(self, nets, ref) -> torch.Tensor:
+        """Per-domain real/fake logits of the discriminator for ``ref (M, 1, Q, N)``, averaged over
+        patches and the M crops: ``(K,)``, higher = more like that domain."""
+        return nets["discriminator"].all_logits(ref).float().mean(0)
