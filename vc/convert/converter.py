@@ -208,7 +208,12 @@ class Converter:
         feats, x = self._feature_image(wav)
         target = self.domains[style.target]
         f0n = torch.from_numpy(self._f0_norm(feats.f0, source)).float()[None].to(self.device)
-        src_idx = self.domains.index(source) if source is not None else -1
+        if source is not None:
+            src_idx = self.domains.index(source)
+        elif self.family.needs_source:
+            src_idx = int(torch.as_tensor(self.family.judge_domain(self.nets, x)).argmax())
+        else:
+            src_idx = -1  # the family does not use it
         y = self.family.convert(self.nets, x, f0n, src_idx, style.target, style.vector)
         out = self.vocoder(y[0, 0].float().cpu().numpy().T, f0=self._map_f0(feats.f0, source, target), ap=feats.ap)
         out = np.asarray(out, dtype=np.float32)

@@ -46,6 +46,9 @@ class ModelFamily:
     """Nets that get an exponential-moving-average copy (used for dev losses and conversion)."""
     has_style_encoder: bool = False
     uses_f0_net: bool = False
+    needs_source: bool = False
+    """Whether :meth:`convert` needs the source domain (StarGAN-VC2's source-and-target conditioning).
+    When the user gives none, the converter asks :meth:`judge_domain` about the source clip."""
     """Whether the family's losses use ``aux["f0_net"]`` (the loop only trains one when asked)."""
 
     def build(self, cfg: Any, dim_q: int, num_domains: int) -> dict[str, nn.Module]:
