@@ -266,8 +266,11 @@ class Trainer:
             return None
         if not self._update(fam.g_nets, g_loss):
             return None
+        # EMA warm-up: early on, average over the steps so far instead of keeping 99.9% of the random
+        # initialisation, so that short runs and early checkpoints convert with trained weights.
+        beta = min(cfg.train.ema_beta, (1.0 + self.step) / (10.0 + self.step))
         for name, ema in self.ema.items():
-            ema_update(ema, self.nets[name], cfg.train.ema_beta)
+            ema_update(ema, self.nets[name], beta)
         return {"d": float(d_loss.detach()), "g": float(g_loss.detach()), **d_logs, **g_logs}
 
     # ------------------------------------------------------------------ evaluation
