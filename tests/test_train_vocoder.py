@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -109,7 +110,7 @@ def test_generated_yaml_follows_the_features(prepared_dump, tmp_path):
         (dict(batch_max_steps=2500), r"batch_max_steps 2500 is not a positive multiple of the hop.*2400 or 2600"),
         (dict(pwg_overrides={"hop_size": 256}), r"pwg_overrides cannot set hop_size \(from features:\)"),
         (dict(pwg_overrides={"batch_size": 4}), r"batch_size \(set vocoder\.batch_size\)"),
-        (dict(finetune_on_generator=True), "not implemented yet"),
+        (dict(finetune_steps=0), "finetune_steps must be at least 1"),
         (dict(pwg_overrides={"generator_params": {"upsample_scales": [5, 5, 4]}}), "upsamples by 100"),
     ],
 )
@@ -158,3 +159,38 @@ def test_train_tiny_hifigan_through_the_console_script(prepared_dump, tmp_path):
     more = _run(conf, "--out", out, "--resume", "--set", "vocoder.train_steps=22", cwd=tmp_path)
     assert more.returncode == 0, more.stdout[-3000:] + more.stderr[-3000:]
     assert "Successfully resumed" in more.stdout and (out / "checkpoint-22steps.pkl").is_file()
+
+
+@pytest.mark.slow
+def test_finetune_on_the_generators_outputs(prepared_dump, trained_ckpt, tmp_path):
+    """Base vocoder, then fine-tuning on the tiny conversion model's teacher-forced reconstructions."""
+    from vc.data import Dump
+
+    cfg, dump_dir = prepared_dump
+    exp_dir = tmp_path / "exp"
+    shutil.copytree(Path(trained_ckpt).parent.parent, exp_dir)  # a trained model in train.out_dir
+    data = _config(prepared_dump, tmp_path, train_steps=4, save_every=4, finetune_on_generator=True,
+                   finetune_steps=3)
+    conf = tmp_path / "conf.yaml"
+    conf.write_text(yaml.safe_dump(data))
+    out = tmp_path / "voc"
+    run = _run(conf, "--out", out, cwd=tmp_path)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    ft = out / "finetune"
+    assert (out / "checkpoint-4steps.pkl").is_file() and (ft / "checkpoint-3steps.pkl").is_file()
+    assert "Successfully load parameters" in (ft / "train.log").read_text()  # started from the base weights
+    assert json.loads((exp_dir / "default_vocoder.json").read_text())["name"] == f"pwg:{ft.absolute()}"
+
+    dump = Dump(dump_dir, cfg.features)
+    utt = dump.utterances("train")[0]
+    with h5py.File(ft / "dump" / "train" / "norm" / f"{utt.utt_id}.h5", "r") as h5:
+        generated, wave = h5["feats"][()], h5["wave"][()]
+    real = dump.stats.normalize(dump.load(utt.utt_id).feats)
+    assert generated.shape == real.shape and len(wave) == real.shape[0] * cfg.features.hop_size
+    assert not np.allclose(generated, real)  # the generator's features, not the real ones
+
+    # Without a trained model in train.out_dir it says what to do, in one line.
+    data["train"]["out_dir"] = str(tmp_path / "empty")
+    conf.write_text(yaml.safe_dump(data))
+    bad = _run(conf, "--out", tmp_path / "voc2", cwd=tmp_path)
+    assert bad.returncode == 2 and "run vc-train first" in bad.stderr

@@ -35,5 +35,9 @@ class VocoderConfig:
     ``{generator_params: {channels: 64}}``. The feature keys cannot be overridden: they always come
     from the ``features:`` section."""
     finetune_on_generator: bool = False
-    """Fine-tune on the generator's own teacher-forced outputs for the training set (not implemented
-    yet: setting it is refused)."""
+    """After training, fine-tune the vocoder on the conversion model's own teacher-forced outputs (the
+    generator reconstructing each training utterance in its own voice, same length as the real audio),
+    which removes the mismatch between real and generated features. Needs a trained model in
+    ``train.out_dir``; the result goes to ``<vocoder dir>/finetune`` and becomes the default."""
+    finetune_steps: int = 10000
+    """Fine-tuning steps (``finetune_on_generator``)."""

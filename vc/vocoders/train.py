@@ -29,8 +29,13 @@ trained on and produce:
 The result directory (``config.yml``, ``stats.h5``, ``checkpoint-<steps>steps.pkl``) is what
 ``--vocoder pwg:<dir>`` loads.
 
-``vocoder.finetune_on_generator`` (fine-tuning on the conversion model's teacher-forced outputs) is
-not implemented yet and is refused.
+With ``vocoder.finetune_on_generator`` a fifth step follows (:func:`finetune_on_generator`): the
+newest conversion checkpoint in ``train.out_dir`` reconstructs every train/dev utterance in its own
+voice (style from the style encoder on the utterance itself, or the domain code for families without
+one: *teacher-forced*, so the frames line up with the real audio), those generated features are
+exported beside the real audio to ``<out>/finetune/dump/``, and parallel-wavegan's trainer continues
+from the trained vocoder's weights (``--pretrain``) for ``vocoder.finetune_steps`` steps into
+``<out>/finetune``, which then becomes the experiment's default vocoder.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,12 +86,8 @@ def pwg_config(cfg: ExperimentConfig) -> dict[str, Any]:
             a segment length that is not a multiple of the hop or too short for the losses.
     """
     v, features = cfg.vocoder, cfg.features
-    if v.finetune_on_generator:
-        raise ConfigError(
-            "vocoder.finetune_on_generator: fine-tuning on the generator's outputs is not implemented yet; "
-            "set it to false"
-        )
-    for name, value in (("train_steps", v.train_steps), ("batch_size", v.batch_size), ("save_every", v.save_every),
+    for name, value in (("train_steps", v.train_steps), ("finetune_steps", v.finetune_steps),
+                        ("batch_size", v.batch_size), ("save_every", v.save_every),
                         ("log_every", v.log_every)):  # fmt: skip
         if value < 1:
             raise ConfigError(f"vocoder.{name} must be at least 1, got {value}")
@@ -216,8 +218,18 @@ def _stored_attrs(path: Path) -> dict[str, str]:
         return {}
 
 
-def export_dump(cfg: ExperimentConfig, out_dir: str | Path, progress: bool = True) -> dict[str, list[int]]:
+def export_dump(
+    cfg: ExperimentConfig,
+    out_dir: str | Path,
+    progress: bool = True,
+    feats_fn: Callable[[Utterance, np.ndarray], np.ndarray] | None = None,
+    source_tag: str = "",
+) -> dict[str, list[int]]:
     """Write ``<out_dir>/dump/{train,dev}/norm/*.h5`` and ``<out_dir>/stats.h5`` from ``data.dump_dir``.
+
+    ``feats_fn(utt, normalised_feats) -> (N, Q)`` replaces the real features with others of the same
+    length (the generator's, for fine-tuning); ``source_tag`` names that source so that exported files
+    are only reused while it holds.
 
     Returns:
         ``{split: [frame count of each exported utterance]}``.
@@ -261,6 +273,7 @@ def export_dump(cfg: ExperimentConfig, out_dir: str | Path, progress: bool = Tru
                 "fingerprint": dump.fingerprint,
                 "stats": stats_digest,
                 "cache_mtime_ns": str(cache.stat().st_mtime_ns if cache.is_file() else 0),
+                "source": source_tag,
             }
             stored = _stored_attrs(target) if target.is_file() else {}
             if all(stored.get(k) == v for k, v in attrs.items()) and "frames" in stored:
@@ -277,7 +290,12 @@ def export_dump(cfg: ExperimentConfig, out_dir: str | Path, progress: bool = Tru
                 )
             # parallel-wavegan's preprocess: edge-pad, then cut the audio to exactly N hops.
             wave = np.pad(wav, (0, cfg.features.n_fft), mode="edge")[: n * hop]
-            _write_pair(target, wave, stats.normalize(feats), {**attrs, "frames": str(n)})
+            norm = stats.normalize(feats)
+            if feats_fn is not None:
+                norm = feats_fn(utt, norm)
+                if norm.shape != feats.shape:
+                    raise TrainingError(f"{utt.utt_id}: generated features {norm.shape} differ from {feats.shape}")
+            _write_pair(target, wave, norm, {**attrs, "frames": str(n)})
             frames[split].append(n)
             if progress and (i % 200 == 0 or i == len(utts)):
                 print(f"exported {i}/{len(utts)} {split} utterances", flush=True)
@@ -320,6 +338,29 @@ def _run_trainer(args: list[str], log_path: Path) -> int:
         return proc.wait()
 
 
+def _check_lengths(frames: dict[str, list[int]], config: dict[str, Any], hop: int) -> None:
+    """Every split needs at least one utterance longer than a training segment."""
+    aux = config["generator_params"].get("aux_context_window", 0)
+    needed = config["batch_max_steps"] // hop + 2 * aux
+    for split, counts in frames.items():
+        if not any(n > needed for n in counts):
+            raise DataError(
+                f"every {split} utterance is too short for vocoder.batch_max_steps {config['batch_max_steps']} "
+                f"(the longest has {max(counts)} frames, a segment needs more than {needed}); "
+                "lower vocoder.batch_max_steps"
+            )
+
+
+def _trainer_args(out: Path, dump_root: Path, config_path: Path) -> list[str]:
+    return [
+        "--train-dumpdir", str(dump_root / "train" / "norm"),
+        "--dev-dumpdir", str(dump_root / "dev" / "norm"),
+        "--outdir", str(out),
+        "--config", str(config_path),
+        "--verbose", "1",
+    ]  # fmt: skip
+
+
 def train_vocoder(
     cfg: ExperimentConfig, out_dir: str | Path | None = None, resume: bool = False, progress: bool = True
 ) -> Path:
@@ -358,16 +399,7 @@ def train_vocoder(
                 )
 
     out.mkdir(parents=True, exist_ok=True)
-    frames = export_dump(cfg, out, progress=progress)
-    aux = config["generator_params"].get("aux_context_window", 0)
-    needed = config["batch_max_steps"] // cfg.features.hop_size + 2 * aux
-    for split, counts in frames.items():
-        if not any(n > needed for n in counts):
-            raise DataError(
-                f"every {split} utterance is too short for vocoder.batch_max_steps {config['batch_max_steps']} "
-                f"(the longest has {max(counts)} frames, a segment needs more than {needed}); "
-                "lower vocoder.batch_max_steps"
-            )
+    _check_lengths(export_dump(cfg, out, progress=progress), config, cfg.features.hop_size)
     write_text_atomic(config_path, yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
     save_config(cfg, out / "vc_config.yaml")
 
@@ -375,13 +407,7 @@ def train_vocoder(
     if start >= cfg.vocoder.train_steps:
         print(f"{existing[-1].name}: already at vocoder.train_steps {cfg.vocoder.train_steps}; nothing to train")
     else:
-        args = [
-            "--train-dumpdir", str(out / "dump" / "train" / "norm"),
-            "--dev-dumpdir", str(out / "dump" / "dev" / "norm"),
-            "--outdir", str(out),
-            "--config", str(config_path),
-            "--verbose", "1",
-        ]  # fmt: skip
+        args = _trainer_args(out, out / "dump", config_path)
         if existing and resume:
             args += ["--resume", str(existing[-1])]
         code = _run_trainer(args, out / "train.log")
@@ -389,8 +415,78 @@ def train_vocoder(
             raise TrainingError(f"parallel-wavegan training failed (exit {code}); see {out / 'train.log'}")
 
     check_pwg_dir(out, cfg.features)  # what conversion will load must load
+    if cfg.vocoder.finetune_on_generator:
+        out = finetune_on_generator(cfg, out, config, resume=resume, progress=progress)
     write_default_vocoder(cfg.train.out_dir, f"pwg:{out}")
     if progress:
         newest = _checkpoints(out)[-1].name
         print(f"vocoder ready: pwg:{out} ({newest}); recorded in {Path(cfg.train.out_dir) / 'default_vocoder.json'}")
+    return out
+
+
+def finetune_on_generator(
+    cfg: ExperimentConfig, base: Path, config: dict[str, Any], resume: bool = False, progress: bool = True
+) -> Path:
+    """Fine-tune the vocoder in ``base`` on the conversion model's teacher-forced outputs.
+
+    Returns ``<base>/finetune``. Raises :class:`~vc.errors.CheckpointError` when ``train.out_dir``
+    holds no conversion checkpoint (train the model first).
+    """
+    import torch
+
+    from vc.convert.converter import Converter
+    from vc.errors import CheckpointError
+    from vc.features.config import check_fingerprint
+    from vc.train.checkpoint import load_checkpoint, newest_checkpoint
+
+    model_ckpt = newest_checkpoint(cfg.train.out_dir)
+    if model_ckpt is None:
+        raise CheckpointError(
+            f"vocoder.finetune_on_generator needs a trained conversion model in {cfg.train.out_dir}; run vc-train first"
+        )
+    state = load_checkpoint(model_ckpt)
+    # Griffin-Lim is only a placeholder here: the converter's nets are what we need, not its vocoder.
+    conv = Converter(state, vocoder="griffinlim", device="cuda" if torch.cuda.is_available() else "cpu")
+    check_fingerprint(cfg.features, conv.features, str(model_ckpt))
+    fam, nets = conv.family, conv.nets
+
+    @torch.no_grad()
+    def reconstruct(utt: Utterance, norm: np.ndarray) -> np.ndarray:
+        target = conv.domain_index(utt.domain)
+        x = torch.from_numpy(norm.T.copy()).float()[None, None].to(conv.device)
+        style = fam.style(nets, target, ref=x) if fam.has_style_encoder else fam.style(nets, target)
+        f0 = conv.stats.f0_normalized(dump_f0[utt.utt_id], utt.domain)
+        f0n = torch.from_numpy(np.asarray(f0, dtype=np.float32))[None].to(conv.device)
+        y = fam.convert(nets, x, f0n, target, target, style)
+        return y[0, 0].float().cpu().numpy().T
+
+    from vc.data.dump import Dump
+    from vc.data.readers import expand
+
+    dump = Dump(expand(cfg.data.dump_dir), cfg.features)
+    dump_f0 = {u.utt_id: dump.load(u.utt_id).f0 for split in SPLITS for u in dump.utterances(split)}
+    out = base / "finetune"
+    out.mkdir(parents=True, exist_ok=True)
+    tag = f"{model_ckpt.resolve()}@{state['step']}"
+    _check_lengths(export_dump(cfg, out, progress=progress, feats_fn=reconstruct, source_tag=tag), config,
+                   cfg.features.hop_size)
+    ft_config = {**config, "train_max_steps": cfg.vocoder.finetune_steps}
+    config_path = out / "config.yml"
+    write_text_atomic(config_path, yaml.safe_dump(ft_config, sort_keys=False, allow_unicode=True))
+    existing = _checkpoints(out)
+    start = checkpoint_steps(existing[-1]) if existing and resume else 0
+    if start < cfg.vocoder.finetune_steps:
+        args = _trainer_args(out, out / "dump", config_path)
+        if existing and resume:
+            args += ["--resume", str(existing[-1])]
+        else:
+            for old in existing:  # a fresh fine-tune from the current base weights
+                old.unlink()
+            args += ["--pretrain", str(_checkpoints(base)[-1])]
+        if progress:
+            print(f"fine-tuning on {model_ckpt.name}'s teacher-forced outputs for {cfg.vocoder.finetune_steps} steps")
+        code = _run_trainer(args, out / "train.log")
+        if code != 0:
+            raise TrainingError(f"parallel-wavegan fine-tuning failed (exit {code}); see {out / 'train.log'}")
+    check_pwg_dir(out, cfg.features)
     return out
