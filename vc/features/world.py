@@ -114,3 +114,17 @@ def synthesize(coded_sp: np.ndarray, f0: np.ndarray, coded_ap: np.ndarray, cfg: 
     f0_ = np.ascontiguousarray(f0[:n], dtype=np.float64)
     wav = pyworld.synthesize(f0_, sp, ap, sr, frame_period=cfg.frame_period_ms)
     return wav.astype(np.float32)
+
+
+def spectral_envelope(wav: np.ndarray, cfg: FeatureConfig, f0: np.ndarray | None = None) -> np.ndarray:
+    """WORLD (CheapTrick) power spectral envelope of ``wav`` ``(T,)`` on the frame grid of ``cfg``.
+
+    ``f0`` is ``(N,)`` Hz as returned by :func:`f0` with the same ``cfg`` (extracted when None).
+
+    Returns:
+        ``(N, fft_size(sr) // 2 + 1)`` float64 power, bins linear from 0 Hz to ``sr / 2``.
+    """
+    x = np.ascontiguousarray(wav, dtype=np.float64)
+    f0_ = _f0_raw(x, cfg) if f0 is None else np.ascontiguousarray(f0, dtype=np.float64)
+    t = np.arange(len(f0_), dtype=np.float64) * (cfg.hop / cfg.sample_rate)
+    return pyworld.cheaptrick(x, f0_, t, cfg.sample_rate, fft_size=fft_size(cfg.sample_rate))

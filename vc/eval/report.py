@@ -1,0 +1,207 @@
+"""The listening report: ``report.html`` with audio players and matplotlib plots beside it.
+
+The page is self-contained: inline CSS, no JavaScript, no CDN; every audio file and picture it shows
+is a relative link into its own folder (``wav/``, ``plots/``), so the folder can be zipped, copied
+or served as it is.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from pathlib import Path
+
+import numpy as np
+
+from vc.eval.metrics import SCORES, ScoreSpec
+from vc.io import atomic_path, write_text_atomic
+
+DIRECTION = {"lower": "lower is better", "higher": "higher is better", "none": "informative"}
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1100px; color: #222; padding: 0 1em; }
+h1 { font-size: 1.5em; } h2 { margin-top: 2em; border-bottom: 1px solid #ccc; } h3 { margin-bottom: .3em; }
+table { border-collapse: collapse; margin: .5em 0; font-size: .92em; }
+th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+thead th { background: #f2f2f2; }
+.dir { color: #666; font-size: .85em; text-align: left; }
+.n { color: #888; font-size: .8em; }
+.meta, .notes { color: #444; }
+.pair { margin: 1.2em 0 2em; }
+.players { display: flex; flex-wrap: wrap; gap: 1em; }
+.players figure { margin: 0; }
+.players figcaption { font-size: .85em; color: #555; }
+.text { font-style: italic; color: #444; }
+img.plot { max-width: 100%; border: 1px solid #ddd; margin-top: .5em; }
+.failed { color: #a00; }
+"""
+
+
+# --- plots ------------------------------------------------------------------------------------------
+def _spectrogram_db(wav: np.ndarray, sr: int) -> tuple[np.ndarray, int]:
+    """``(F, T)`` magnitude in dB (0 at the clip's peak, floored at -80) and the hop used."""
+    import librosa
+
+    n_fft = 1 << int(np.ceil(np.log2(0.032 * sr)))  # ~32 ms windows
+    hop = n_fft // 4
+    mag = np.abs(librosa.stft(np.asarray(wav, dtype=np.float32), n_fft=n_fft, hop_length=hop))
+    return librosa.amplitude_to_db(mag, ref=np.max, top_db=80.0), hop
+
+
+def plot_pair(path: str | os.PathLike, clips: list[tuple[str, np.ndarray]], f0s: list[tuple[str, np.ndarray]],
+              sr: int, frame_period_ms: float, title: str = "") -> None:
+    """One PNG: a spectrogram per clip (``(label, wav (T,))``), then their F0 contours (Hz, unvoiced
+    frames left out) on one time axis. Written atomically with matplotlib's Agg canvas."""
+    from matplotlib.figure import Figure
+
+    rows = len(clips) + 1
+    height = 1.55 * rows + 0.6
+    fig = Figure(figsize=(9.0, height), dpi=72)
+    # Fixed margins: matplotlib's constrained layout would double the time each picture takes.
+    fig.subplots_adjust(left=0.075, right=0.985, bottom=0.5 / height, top=1.0 - 0.45 / height, hspace=0.45)
+    axes = fig.subplots(rows, 1, sharex=True)
+    for ax, (label, wav) in zip(axes, clips):
+        spec, hop = _spectrogram_db(wav, sr)
+        extent = (0.0, spec.shape[1] * hop / sr, 0.0, sr / 2000.0)
+        ax.imshow(spec, origin="lower", aspect="auto", extent=extent, cmap="magma", vmin=-80.0, vmax=0.0)
+        ax.set_ylabel("kHz")
+        ax.set_title(label, fontsize=9, loc="left")
+    ax = axes[-1]
+    for label, f0 in f0s:
+        t = np.arange(len(f0)) * frame_period_ms / 1000.0
+        ax.plot(t, np.where(f0 > 0, f0, np.nan), label=label, linewidth=1.2)
+    ax.set_ylabel("F0 (Hz)")
+    ax.set_xlabel("time (s)")
+    ax.set_title("F0", fontsize=9, loc="left")
+    if f0s:
+        ax.legend(fontsize=8, loc="upper right")
+    if title:
+        fig.suptitle(title, fontsize=10, y=1.0 - 0.08 / height, va="top")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+
+
+# --- HTML -------------------------------------------------------------------------------------------
+def _esc(value) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _href(path: str) -> str:
+    """A relative link with each path segment URL-quoted (file names may hold spaces or '#')."""
+    from urllib.parse import quote
+
+    return _esc("/".join(quote(part) for part in Path(path).as_posix().split("/")))
+
+
+def format_value(spec: ScoreSpec, value) -> str:
+    return "–" if value is None else spec.fmt.format(value)
+
+
+def format_ci(spec: ScoreSpec, summary: dict | None) -> str:
+    """``mean ± half-width (n=…)`` as HTML, ``–`` when there is nothing to show."""
+    if not summary or summary.get("mean") is None:
+        return "–"
+    text = format_value(spec, summary["mean"])
+    ci = summary.get("ci95")
+    if ci is not None:
+        if spec.proportion:
+            text += f" [{format_value(spec, ci[0])}, {format_value(spec, ci[1])}]"
+        else:
+            text += f" ± {format_value(spec, (ci[1] - ci[0]) / 2)}"
+    return f"{_esc(text)} <span class=\"n\">(n={summary['n']})</span>"
+
+
+def _summary_table(scores: dict, specs: list[ScoreSpec]) -> str:
+    targets = list(scores["summary"]["by_target"])
+    head = "".join(f"<th>→ {_esc(t)}</th>" for t in targets)
+    out = ["<table class=\"summary\"><thead><tr><th>score</th><th>direction</th><th>all</th>"
+           f"{head}</tr></thead><tbody>"]
+    for s in specs:
+        cells = [format_ci(s, scores["summary"]["overall"].get(s.key))]
+        cells += [format_ci(s, scores["summary"]["by_target"][t].get(s.key)) for t in targets]
+        out.append(f"<tr><td>{_esc(s.label)}</td><td class=\"dir\">{_esc(DIRECTION[s.direction])}</td>"
+                   + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    out.append("</tbody></table>")
+    return "\n".join(out)
+
+
+def _player(label: str, path: str | None) -> str:
+    if not path:
+        return f"<figure><figcaption>{_esc(label)}</figcaption><em>none</em></figure>"
+    return (f"<figure><figcaption>{_esc(label)}</figcaption>"
+            f"<audio controls preload=\"none\" src=\"{_href(path)}\"></audio></figure>")
+
+
+def _pair_section(row: dict, specs: list[ScoreSpec]) -> str:
+    anchor = _esc("pair-" + row["id"])
+    out = [f"<section class=\"pair\" id=\"{anchor}\">",
+           f"<h3>{_esc(row['id'])}: {_esc(row['src_domain'])} → {_esc(row['tgt_domain'])}</h3>"]
+    if row.get("text"):
+        out.append(f"<p class=\"text\">“{_esc(row['text'])}”</p>")
+    shown = [s for s in specs if row.get(s.key) is not None]
+    if shown:
+        out.append("<table class=\"scores\"><tr>" + "".join(f"<th>{_esc(s.label)}</th>" for s in shown) + "</tr><tr>"
+                   + "".join(f"<td>{_esc(format_value(s, row[s.key]))}</td>" for s in shown) + "</tr></table>")
+    extra = []
+    if row.get("domain_pred"):
+        extra.append(f"classifier's verdict: {_esc(row['domain_pred'])}")
+    if row.get("asr_hyp") is not None:
+        extra.append(f"recognised: “{_esc(row['asr_hyp'])}”")
+    if extra:
+        out.append(f"<p class=\"notes\">{' · '.join(extra)}</p>")
+    out.append("<div class=\"players\">" + _player("source", row.get("source"))
+               + _player("target reference", row.get("target_ref")) + _player("converted", row.get("converted"))
+               + "</div>")
+    if row.get("plot"):
+        out.append(f"<img class=\"plot\" src=\"{_href(row['plot'])}\" alt=\"spectrograms and F0 of {anchor}\">")
+    out.append("</section>")
+    return "\n".join(out)
+
+
+def render_html(scores: dict) -> str:
+    """The report page for a ``scores.json`` dict (paths in it are relative to the report's folder)."""
+    rows = scores["utterances"]
+    specs = [s for s in SCORES if any(r.get(s.key) is not None for r in rows)] or list(SCORES[:1])
+    what = scores.get("checkpoint") or scores.get("pairs_file") or ""
+    meta = [f"{len(rows)} conversion{'s' if len(rows) != 1 else ''} scored"]
+    if scores.get("split"):
+        meta.append(f"split {scores['split']}")
+    if what:
+        meta.append(what)
+    meta.append(f"scored at {scores['sample_rate']} Hz")
+    body = [
+        "<!DOCTYPE html>",
+        "<html lang=\"en\"><head><meta charset=\"utf-8\">",
+        f"<title>vc-eval report{(' – ' + _esc(Path(what).name)) if what else ''}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        "<h1>Voice conversion: objective scores and listening report</h1>",
+        f"<p class=\"meta\">{' · '.join(_esc(m) for m in meta)}</p>",
+        "<h2>Summary</h2>",
+        "<p class=\"notes\">Means with 95% confidence intervals (Student t; Wilson for accuracies), over all "
+        "conversions and per target domain. Definitions: see the README's Metrics section.</p>",
+        _summary_table(scores, specs),
+    ]
+    clf = scores.get("classifier")
+    if clf:
+        acc = clf.get("dev_accuracy")
+        body.append(f"<p class=\"notes\">Domain classifier accuracy on real dev audio: "
+                    f"{'–' if acc is None else f'{acc:.1%}'} (n={clf.get('dev_utterances', 0)}).</p>")
+    skipped = scores.get("skipped") or {}
+    if skipped:
+        body.append("<ul class=\"notes\">" + "".join(f"<li>{_esc(line)}</li>" for line in skipped.values()) + "</ul>")
+    body.append("<h2>Conversions</h2>")
+    body += [_pair_section(r, specs) for r in rows]
+    failed = scores.get("failed") or []
+    if failed:
+        body.append("<h2>Failed</h2><ul class=\"failed\">")
+        body += [f"<li>{_esc(f['id'])}: {_esc(f['error'])}</li>" for f in failed]
+        body.append("</ul>")
+    body.append("</body></html>")
+    return "\n".join(body) + "\n"
+
+
+def write_report(path: str | os.PathLike, scores: dict) -> Path:
+    """Write ``report.html`` atomically; returns its path."""
+    write_text_atomic(path, render_html(scores))
+    return Path(path)
