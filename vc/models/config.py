@@ -12,14 +12,19 @@ class ModelConfig:
     crop_frames: int = 0
     """N, frames per training crop. 0: 192 for mel features, 128 for WORLD."""
 
-    # --- StarGAN v2 generator ---
+    # --- generator (dim_in, max_conv_dim, n_down: every family; n_bottleneck: stargan_v2, stargan_vc2) ---
     dim_in: int = 64
     """Channels after the first convolution; doubled at each downsampling up to ``max_conv_dim``."""
     max_conv_dim: int = 512
+    """Channel cap of the generator; StarGAN-VC2 also uses it as the width of its 1-D residual blocks."""
     n_down: int = 2
     """Encoder stages that halve both frequency and time (the decoder mirrors them)."""
     n_bottleneck: int = 2
-    """Residual blocks at the bottleneck, in the encoder and (with AdaIN) the decoder each."""
+    """Residual blocks at the bottleneck: StarGAN v2, in the encoder and (with AdaIN) the decoder each;
+    StarGAN-VC2, its 1-D residual blocks with conditional instance norm (paper: 9)."""
+    vc_bottleneck: int = 5
+    """StarGAN-VC: channels of the generator's bottleneck, where the encoder has collapsed the feature
+    rows to one (Kameoka et al. 2018: 5)."""
     style_dim: int = 64
     latent_dim: int = 16
     mapping_hidden: int = 512
@@ -33,12 +38,16 @@ class ModelConfig:
     """Condition the generator on the source's normalised log-F0 contour and its voiced mask: two extra
     input channels broadcast over Q, and again at the bottleneck (pooled to its frame rate)."""
 
-    # --- discriminator ---
+    # --- discriminator (disc_dim, disc_max_dim, disc_n_down: every family's D; stargan_vc's classifier too) ---
     discriminator: str = "gated_patchgan"
-    """``gated_patchgan`` (default) or ``resnet``."""
+    """StarGAN v2's discriminator: ``gated_patchgan`` (default) or ``resnet``. The StarGAN-VC
+    families have their own (see docs/families.md) and do not read this."""
     disc_dim: int = 64
     disc_max_dim: int = 512
     disc_n_down: int = 3
+    vc2_classifier_dim: int = 32
+    """StarGAN-VC2: channels of the small domain classifier trained on real speech beside the GAN to
+    judge the source domain at conversion when none is given (its depth is ``disc_n_down``)."""
 
     # --- F0 network used by the pitch-consistency loss (trained by the toolkit on pyworld F0) ---
     f0_net_dim: int = 64
@@ -49,7 +58,8 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         positive = ("dim_in", "max_conv_dim", "style_dim", "latent_dim", "mapping_hidden", "mapping_layers",
-                    "style_dim_in", "disc_dim", "disc_max_dim", "f0_net_dim")
+                    "style_dim_in", "disc_dim", "disc_max_dim", "f0_net_dim", "vc_bottleneck",
+                    "vc2_classifier_dim")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"model.{name} must be positive, got {getattr(self, name)}")

@@ -14,6 +14,19 @@ from torch import nn
 LRELU_SLOPE = 0.2
 
 
+def channel_plan(base: int, top: int, stages: int) -> list[int]:
+    """Channels of a stem and ``stages`` downsampling stages: ``base`` doubled per stage, capped at ``top``."""
+    dims = [base]
+    for _ in range(stages):
+        dims.append(min(dims[-1] * 2, top))
+    return dims
+
+
+def padded_size(size: int, multiple: int) -> int:
+    """``size`` rounded up to a multiple of ``multiple`` (what :func:`pad_to_multiple` pads to)."""
+    return -(-size // multiple) * multiple
+
+
 def pad_to_multiple(x: torch.Tensor, multiple: int, minimum: int = 1) -> torch.Tensor:
     """Pad the last two dims of ``x (B, C, Q, N)`` at the end up to a multiple of ``multiple``
     (and at least ``minimum``), repeating the edge rows/frames.
@@ -121,16 +134,68 @@ class AdainResBlk(nn.Module):
         return (self._shortcut(x) + self._residual(x, s)) / math.sqrt(2)
 
 
-class GatedConv2d(nn.Module):
-    """Gated (GLU) convolution: one conv gives 2C channels ``a, b``; the output is ``a · σ(b)``."""
+def _pair(v: int | tuple[int, int]) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
 
-    def __init__(self, dim_in: int, dim_out: int, kernel_size: int = 3, stride: int = 1):
+
+class GatedConv2d(nn.Module):
+    """Gated (GLU) convolution: one conv gives 2C channels ``a, b``; the output is ``a · σ(b)``.
+
+    Options used by the StarGAN-VC families (the defaults give the plain block above):
+
+    * ``norm``: ``batch`` or ``instance`` (affine) normalisation of the 2C channels before the gate;
+    * ``transpose``: a transposed convolution (upsampling by ``stride``);
+    * ``upscale``: pixel shuffle by this factor after the conv (StarGAN-VC2's upsampling), the conv
+      then gives ``2C · upscale²`` channels;
+    * ``padding``: default ``kernel // 2`` per axis ("same" for odd kernels at stride 1).
+
+    Kernel, stride and padding are ``int`` or ``(rows, frames)``.
+    """
+
+    def __init__(
+        self,
+        dim_in: int,
+        dim_out: int,
+        kernel_size: int | tuple[int, int] = 3,
+        stride: int | tuple[int, int] = 1,
+        padding: int | tuple[int, int] | None = None,
+        norm: str = "none",
+        transpose: bool = False,
+        upscale: int = 1,
+    ):
         super().__init__()
-        self.conv = nn.Conv2d(dim_in, dim_out * 2, kernel_size, stride, kernel_size // 2)
+        k = _pair(kernel_size)
+        pad = (k[0] // 2, k[1] // 2) if padding is None else _pair(padding)
+        conv = nn.ConvTranspose2d if transpose else nn.Conv2d
+        self.conv = conv(dim_in, dim_out * 2 * upscale**2, k, _pair(stride), pad)
+        self.shuffle = nn.PixelShuffle(upscale) if upscale > 1 else None
+        if norm == "batch":
+            self.norm = nn.BatchNorm2d(dim_out * 2)
+        elif norm == "instance":
+            self.norm = nn.InstanceNorm2d(dim_out * 2, affine=True)
+        elif norm != "none":
+            raise ValueError(f"GatedConv2d: unknown norm {norm!r} (none, batch, instance)")
+        else:
+            self.norm = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, C_in, Q, N) -> (B, C_out, ⌈Q/stride⌉, ⌈N/stride⌉)``."""
-        return F.glu(self.conv(x), dim=1)
+        """``(B, C_in, Q, N) -> (B, C_out, Q', N')``; with the default padding and an odd kernel,
+        ``Q' = ⌈Q/stride⌉`` (times ``upscale``), likewise N."""
+        h = self.conv(x)
+        if self.shuffle is not None:
+            h = self.shuffle(h)
+        if self.norm is not None:
+            h = self.norm(h)
+        return F.glu(h, dim=1)
+
+
+def cat_code(h: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
+    """Append a domain code ``(B, K)`` to ``h (B, C, Q, N)`` as K constant maps: ``(B, C + K, Q, N)``.
+
+    The one-hot conditioning of StarGAN / StarGAN-VC (the code replicated over every position).
+    """
+    b, _, q, n = h.shape
+    return torch.cat([h, code.to(h.dtype)[:, :, None, None].expand(b, code.shape[1], q, n)], dim=1)
 
 
 class DomainHeads(nn.Module):

@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 
     from vc.train.config import TrainConfig
 
-# Modules that register the built-in families when imported (stargan_vc / stargan_vc2 go here).
-_BUILTIN_MODULES: tuple[str, ...] = ("vc.models.stargan_v2",)
+# Modules that register the built-in families when imported.
+_BUILTIN_MODULES: tuple[str, ...] = ("vc.models.stargan_v2", "vc.models.stargan_vc", "vc.models.stargan_vc2")
 _FAMILIES: dict[str, type[ModelFamily]] = {}
 _loaded = False
 
@@ -45,11 +45,12 @@ class ModelFamily:
     ema_nets: tuple[str, ...] = ()
     """Nets that get an exponential-moving-average copy (used for dev losses and conversion)."""
     has_style_encoder: bool = False
+    """Whether :meth:`style` accepts a reference clip (``--ref``); the converter refuses one otherwise."""
     uses_f0_net: bool = False
+    """Whether the family's losses use ``aux["f0_net"]`` (the loop only trains one when asked)."""
     needs_source: bool = False
     """Whether :meth:`convert` needs the source domain (StarGAN-VC2's source-and-target conditioning).
     When the user gives none, the converter asks :meth:`judge_domain` about the source clip."""
-    """Whether the family's losses use ``aux["f0_net"]`` (the loop only trains one when asked)."""
 
     def build(self, cfg: Any, dim_q: int, num_domains: int) -> dict[str, nn.Module]:
         raise NotImplementedError

@@ -28,11 +28,15 @@ class LossConfig:
     """StarGAN v2: convert half the batch with latent-guided styles and the other half with
     reference-guided ones, instead of every clip through both branches: half the generator compute
     per step (for CPU training)."""
-    # --- StarGAN-VC / VC2 families ---
+    # --- StarGAN-VC / VC2 families (docs/families.md lists the fields each family reads) ---
     lambda_cls: float = 1.0
+    """StarGAN-VC: domain classification, of real speech for the classifier and of converted speech for
+    the generator (Kameoka et al. 2018: 1)."""
     lambda_id: float = 5.0
+    """StarGAN-VC / VC2: identity mapping ``‖G(x, c→c) − x‖₁`` (StarGAN-VC2: 5)."""
     id_stop_step: int = 10000
-    """Identity-mapping loss is switched off after this step (StarGAN-VC2: 10k)."""
+    """Identity-mapping loss is switched off from this step on (StarGAN-VC2: 10k); 0 keeps it on for the
+    whole run."""
 
 
 @dataclass
