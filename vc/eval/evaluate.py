@@ -13,12 +13,10 @@ extras (speaker similarity, DNSMOS, ASR) run in this process.
 from __future__ import annotations
 
 import datetime
-import multiprocessing
 import os
 import shutil
 import sys
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +31,7 @@ from vc.eval import metrics
 from vc.eval.config import EvalConfig
 from vc.features.config import FeatureConfig
 from vc.io import write_json_atomic
+from vc.parallel import map_progress
 
 Log = Callable[[str], None]
 
@@ -215,13 +214,6 @@ def _score_pair(job: _Job, opts: _Options) -> dict:
     return out
 
 
-def _init_worker() -> None:
-    # One process per core: intra-op threads would only oversubscribe the cores.
-    import torch
-
-    torch.set_num_threads(1)
-
-
 def _warm_up(opts: _Options) -> None:
     """Run the per-pair pipeline's lazy imports and JIT compilation (librosa's numba DTW) once before
     forking, so every worker inherits them instead of paying seconds each."""
@@ -238,33 +230,6 @@ def _warm_up(opts: _Options) -> None:
         from vc.eval.classifier import features_for_classifier
 
         features_for_classifier(wav, opts.clf_features)
-
-
-def _score_all(jobs: list[_Job], opts: _Options, workers: int, progress: bool) -> list[dict]:
-    from tqdm.auto import tqdm
-
-    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
-    results: list[dict] = []
-    bar = tqdm(total=len(jobs), desc="score", unit="pair", disable=None if progress else True, leave=False,
-               file=sys.stderr)
-    try:
-        if workers == 1:
-            for job in jobs:
-                results.append(_score_pair(job, opts))
-                bar.update()
-        else:
-            # fork, as vc-prep does: workers inherit the imported, warmed-up modules.
-            _warm_up(opts)
-            methods = multiprocessing.get_all_start_methods()
-            ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
-            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker) as pool:
-                futures = [pool.submit(_score_pair, job, opts) for job in jobs]
-                for fut in as_completed(futures):
-                    results.append(fut.result())
-                    bar.update()
-    finally:
-        bar.close()
-    return sorted(results, key=lambda r: r["index"])
 
 
 # --- helpers ----------------------------------------------------------------------------------------
@@ -504,7 +469,9 @@ def _evaluate(pairs: list[Pair], out_dir: Path, cfg: EvalConfig, sr: int, base_f
     jobs = [_Job(i, p.id, str(p.converted), str(p.source), str(p.target_ref) if p.target_ref else None,
                  str(out_dir / "plots" / f"{p.id}.png"), f"{p.id}: {p.src_domain} → {p.tgt_domain}")
             for i, p in enumerate(pairs)]
-    results = _score_all(jobs, opts, cfg.num_workers if workers is None else workers, progress)
+    results = sorted(map_progress(_score_pair, jobs, opts, cfg.num_workers if workers is None else workers,
+                                  desc="score", unit="pair", progress=progress, warm_up=_warm_up),
+                     key=lambda r: r["index"])
 
     rows: list[dict] = []
     copied: dict[Path, str] = {}
