@@ -251,6 +251,15 @@ def _parallel_wavegan(features: FeatureConfig, size: str, steps: int) -> dict[st
         },
         "stft_loss_params": copy.deepcopy(_STFT_LOSS),
         "lambda_adv": 4.0,
+        **_radam_step_lr(step_size),
+        "discriminator_train_start_steps": _steps(0.1, steps),  # 100k of 1M
+    }
+
+
+def _radam_step_lr(step_size: int) -> dict[str, Any]:
+    """RAdam for G (1e-4) and D (5e-5), halved every ``step_size`` steps: the Parallel WaveGAN and
+    MelGAN recipes' optimisation."""
+    return {
         "generator_optimizer_type": "RAdam",
         "generator_optimizer_params": _adam(1.0e-4, eps=1.0e-6, weight_decay=0.0),
         "generator_scheduler_type": "StepLR",
@@ -261,7 +270,6 @@ def _parallel_wavegan(features: FeatureConfig, size: str, steps: int) -> dict[st
         "discriminator_scheduler_type": "StepLR",
         "discriminator_scheduler_params": {"step_size": step_size, "gamma": 0.5},
         "discriminator_grad_norm": 1,
-        "discriminator_train_start_steps": _steps(0.1, steps),  # 100k of 1M
     }
 
 
@@ -312,16 +320,7 @@ def _melgan(features: FeatureConfig, size: str, steps: int) -> dict[str, Any]:
         "use_feat_match_loss": True,
         "lambda_feat_match": 25.0,
         "lambda_adv": 4.0,
-        "generator_optimizer_type": "RAdam",
-        "generator_optimizer_params": _adam(1.0e-4, eps=1.0e-6, weight_decay=0.0),
-        "generator_scheduler_type": "StepLR",
-        "generator_scheduler_params": {"step_size": step_size, "gamma": 0.5},
-        "generator_grad_norm": 10,
-        "discriminator_optimizer_type": "RAdam",
-        "discriminator_optimizer_params": _adam(5.0e-5, eps=1.0e-6, weight_decay=0.0),
-        "discriminator_scheduler_type": "StepLR",
-        "discriminator_scheduler_params": {"step_size": step_size, "gamma": 0.5},
-        "discriminator_grad_norm": 1,
+        **_radam_step_lr(step_size),
         "discriminator_train_start_steps": _steps(0.25, steps),  # 100k of 400k
     }
 
