@@ -30,8 +30,18 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check vc tests benchmarks
 
+# The demo's outputs go to ./exp/demo, so `vc-convert --src ... --target ...` run from here afterwards
+# finds its checkpoint without --ckpt (the newest under ./exp/). DEMO_ARGS reach run.sh, e.g.
+# make demo DEMO_ARGS="--set train.max_minutes=5".
+DEMO_ARGS ?=
 demo: $(STAMP)
-	bash recipes/mini/run.sh
+	bash recipes/mini/local/install_espeak.sh
+	@# Speaker similarity (resemblyzer, which ships its own weights) is one of the demo's headline scores.
+	$(BIN)/python -c "import resemblyzer" 2>/dev/null || $(BIN)/pip install -q resemblyzer
+	PATH="$(abspath $(BIN)):$$PATH" bash recipes/mini/run.sh --set train.out_dir="$(CURDIR)/exp/demo" $(DEMO_ARGS)
+	@echo
+	@echo "Try it on any voice of the demo (adam, bruce, clara, daisy):"
+	@echo "  . $(BIN)/activate && vc-convert --src recipes/mini/data/mini/adam/adam_001.wav --target daisy"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/features.py

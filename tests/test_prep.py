@@ -126,6 +126,19 @@ def test_unknown_selected_domain(tmp_path, tiny_corpus):
         prepare(cfg, progress=False)
 
 
+def test_missing_domains_skip(tmp_path, tiny_corpus):
+    """A partial corpus (e.g. a few VCTK speakers) runs with the full domain list when asked to skip."""
+    cfg = experiment_config(tiny_corpus, tmp_path / "dump", domains=["alto", "mid", "bass", "low"],
+                            missing_domains="skip")
+    result = prepare(cfg, progress=False)
+    assert result.domains == ["mid", "low"]  # the listed order, absent ones left out
+    assert any("alto, bass not found" in note and "skipped" in note for note in result.notes)
+    assert json.loads((tmp_path / "dump" / "domains.json").read_text())["domains"] == ["mid", "low"]
+    cfg = experiment_config(tiny_corpus, tmp_path / "dump2", domains=["alto"], missing_domains="skip")
+    with pytest.raises(DataError, match=r"alto not found"):  # nothing at all found is still an error
+        prepare(cfg, progress=False)
+
+
 def test_domain_selection_order_and_domain_map(tmp_path, tiny_corpus):
     cfg = experiment_config(tiny_corpus, tmp_path / "d1", domains=["mid", "low"])
     assert prepare(cfg, progress=False).domains == ["mid", "low"]

@@ -17,6 +17,10 @@ class DataConfig:
     """VCTK 0.92 only: which microphone's flac files to read (``mic1`` or ``mic2``)."""
     domains: list[str] = field(default_factory=list)
     """Selects and orders the domains. Empty: every domain found, sorted."""
+    missing_domains: Literal["error", "skip"] = "error"
+    """What to do when a domain listed in ``domains`` is not in the corpus: ``error`` (the default)
+    refuses, ``skip`` leaves it out with a printed note, so one config also runs on a partial corpus
+    (e.g. a few speakers of VCTK). At least one listed domain must be found either way."""
     domain_map: str = ""
     """Optional two-column file ``label<TAB>domain`` mapping a speaker (or any folder/list label)
     onto a domain, e.g. Tibetan speakers onto dialects."""

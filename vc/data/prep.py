@@ -16,12 +16,9 @@
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import random
 import time
 from collections import Counter, defaultdict
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +39,7 @@ from vc.data.dump import (
 from vc.errors import AudioError, DataError, VCError
 from vc.features.config import FeatureConfig
 from vc.io import write_json_atomic, write_text_atomic
+from vc.parallel import map_progress
 
 
 @dataclass
@@ -168,13 +166,6 @@ def _process(job: _Job, opts: _Opts) -> _Outcome:
         return _Outcome(job.utt_id, job.path, reason=reason)
 
 
-def _init_worker() -> None:
-    # One process per core: intra-op threads would only oversubscribe the cores.
-    import torch
-
-    torch.set_num_threads(1)
-
-
 def _warm_up(opts: _Opts) -> None:
     """Run the per-file pipeline once on a synthetic clip before forking, so every worker inherits
     the lazily imported and JIT-compiled librosa/numba code instead of paying ~2 s each."""
@@ -187,35 +178,6 @@ def _warm_up(opts: _Opts) -> None:
     wav = (0.3 * np.sin(2 * np.pi * 150 * t)).astype(np.float32)
     librosa.effects.trim(wav, top_db=opts.trim_top_db)
     extract(wav, opts.features)
-
-
-def _run_jobs(jobs: list[_Job], opts: _Opts, num_workers: int, progress: bool) -> list[_Outcome]:
-    from tqdm import tqdm
-
-    workers = num_workers or os.cpu_count() or 1
-    workers = max(1, min(workers, len(jobs)))
-    bar = tqdm(total=len(jobs), desc="features", unit="utt", disable=None if progress else True, leave=False)
-    outcomes = []
-    try:
-        if workers == 1:
-            for job in jobs:
-                outcomes.append(_process(job, opts))
-                bar.update()
-        else:
-            # fork: workers inherit the imported modules (no re-import, no re-run of an unguarded
-            # __main__ as spawn/forkserver would do). Workers run torch single-threaded, so a parent's
-            # OpenMP pool is never touched after the fork.
-            _warm_up(opts)
-            methods = multiprocessing.get_all_start_methods()
-            ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
-            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker) as pool:
-                futures = [pool.submit(_process, job, opts) for job in jobs]
-                for fut in as_completed(futures):
-                    outcomes.append(fut.result())
-                    bar.update()
-    finally:
-        bar.close()
-    return outcomes
 
 
 # --- the pipeline ----------------------------------------------------------------------------------
@@ -265,8 +227,9 @@ def prepare(cfg: Any, progress: bool = True) -> PrepResult:
     ``progress`` shows a tqdm bar (on a terminal) while features are extracted.
 
     Raises:
-        DataError: unreadable corpus, unknown selected domain, or a selected domain left without
-            usable audio (named in the message). ConfigError: bad settings.
+        DataError: unreadable corpus, unknown selected domain (unless ``data.missing_domains`` is
+            ``skip`` and at least one is found), or a selected domain left without usable audio
+            (named in the message). ConfigError: bad settings.
     """
     from vc.config import save_config
     from vc.features.stats import StatsAccumulator
@@ -299,12 +262,17 @@ def prepare(cfg: Any, progress: bool = True) -> PrepResult:
         if dupes:
             raise DataError(f"data.domains lists {', '.join(dupes)} more than once")
         missing = [d for d in data.domains if d not in found]
-        if missing:
+        if missing and (data.missing_domains == "error" or len(missing) == len(data.domains)):
             raise DataError(
                 f"data.domains: {', '.join(missing)} not found in {readers.expand(data.root)}; "
                 f"found: {', '.join(found) or 'none'}"
             )
-        domains = list(data.domains)
+        if missing:
+            notes.append(
+                f"data.domains: {', '.join(missing)} not found in {readers.expand(data.root)}; skipped "
+                f"(data.missing_domains: skip), using {len(data.domains) - len(missing)} of {len(data.domains)}"
+            )
+        domains = [d for d in data.domains if d in found]
     else:
         domains = found
     if not domains:
@@ -321,7 +289,8 @@ def prepare(cfg: Any, progress: bool = True) -> PrepResult:
     suffix = CACHE_SUFFIX[data.cache_format]
     jobs = [_Job(u, str(p.absolute()), str(feats_dir / f"{u}{suffix}")) for u, (p, _, _) in zip(ids, items)]
     opts = _Opts(features, data.trim, data.trim_top_db, data.min_duration, data.max_duration)
-    outcomes = {o.utt_id: o for o in _run_jobs(jobs, opts, data.num_workers, progress)}
+    outcomes = {o.utt_id: o for o in map_progress(_process, jobs, opts, data.num_workers, desc="features",
+                                                   unit="utt", progress=progress, warm_up=_warm_up)}
 
     utts, rejected = [], []
     for u, (_, d, text) in zip(ids, items):
