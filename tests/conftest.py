@@ -16,6 +16,9 @@ import pytest
 # Tiny nets gain nothing from threads, and OpenMP's spinning threads slow a busy 2-core machine down
 # many times over; one thread keeps the suite fast and its timings steady. Subprocesses inherit it.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# The console scripts (vc-prep, vc-train, ...) live beside this interpreter; tests run them by name,
+# so put that folder first on PATH even when pytest was started without activating the venv.
+os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
 
 sys.path.insert(0, str(Path(__file__).parent))
 
