@@ -16,7 +16,8 @@ venv: $(STAMP)
 
 $(STAMP): setup.cfg pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip setuptools wheel
+	# setuptools<81 still ships pkg_resources, which pyworld and webrtcvad (resemblyzer's VAD) import.
+	$(BIN)/pip install -q --upgrade pip 'setuptools<81' wheel
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q $(TORCH)
 	$(BIN)/pip install -q --no-build-isolation -e '.[dev]'
 	# parallel-wavegan's setup.py imports pip, so it cannot build in an isolated environment.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,8 +41,10 @@ def unavailable(extra: Extra) -> str | None:
     """None when ``extra`` can be used, else the reason (one line) it cannot."""
     try:
         # The package first: a cached submodule would hide a package that has since become unusable.
-        importlib.import_module(extra.package)
-        importlib.import_module(extra.module)
+        with warnings.catch_warnings():  # webrtcvad's "pkg_resources is deprecated" is not the user's concern
+            warnings.simplefilter("ignore", UserWarning)
+            importlib.import_module(extra.package)
+            importlib.import_module(extra.module)
     except ImportError as exc:
         missing = getattr(exc, "name", None)
         if missing in (None, extra.package, extra.module) or (missing or "").split(".")[0] == extra.package:

@@ -12,6 +12,7 @@ import functools
 import importlib.metadata
 import sys
 import types
+import warnings
 
 import numpy as np
 
@@ -28,7 +29,9 @@ def _import_pyworld() -> types.ModuleType:
     if "pyworld" in sys.modules:
         return sys.modules["pyworld"]
     try:
-        import pkg_resources  # noqa: F401
+        with warnings.catch_warnings():  # "pkg_resources is deprecated": pyworld's business, not the user's
+            warnings.simplefilter("ignore", UserWarning)
+            import pkg_resources  # noqa: F401
 
         shim = None
     except ImportError:
