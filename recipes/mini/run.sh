@@ -38,9 +38,4 @@ if stage_on 0; then
         "espeak-ng; macOS: brew install espeak-ng), or run 'make demo', which tries to"
     "$PY" local/make_corpus.py --out "${values[0]}" --sr "${values[1]}" --sentences "$sentences" --voices "$voices"
 fi
-if stage_on 1; then stage_prep; fi
-if stage_on 2; then stage_vocoder; fi
-if stage_on 3; then stage_train; fi
-if stage_on 4; then stage_convert; fi
-if stage_on 5; then stage_eval; fi
-summary
+run_shared_stages

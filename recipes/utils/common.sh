@@ -202,3 +202,13 @@ summary() {
     if [[ -f $out_dir/eval/report.html ]]; then echo "report:          $(abspath "$out_dir/eval/report.html")"; fi
     if [[ -s $out_dir/eval/headline.txt ]]; then echo "headline:        $(tail -n 1 "$out_dir/eval/headline.txt")"; fi
 }
+
+# Stages 1-5 are the same for every corpus (stage 0 is the recipe's own), then the summary.
+run_shared_stages() {
+    if stage_on 1; then stage_prep; fi
+    if stage_on 2; then stage_vocoder; fi
+    if stage_on 3; then stage_train; fi
+    if stage_on 4; then stage_convert; fi
+    if stage_on 5; then stage_eval; fi
+    summary
+}

@@ -40,9 +40,4 @@ if stage_on 0; then
     fi
     log "stage 0: $root is $layout"
 fi
-if stage_on 1; then stage_prep; fi
-if stage_on 2; then stage_vocoder; fi
-if stage_on 3; then stage_train; fi
-if stage_on 4; then stage_convert; fi
-if stage_on 5; then stage_eval; fi
-summary
+run_shared_stages
