@@ -32,7 +32,7 @@ identity term appears in the logs only while it is active, ``lambda_id`` always.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack
 from typing import Any
 
@@ -115,6 +115,20 @@ def vc_d_loss(nets: Nets, batch: Batch, step: int, cfg: Any, aux: Mapping[str, n
     return loss, logs
 
 
+def _with_identity(loss: torch.Tensor, logs: dict[str, torch.Tensor], step: int, lc: Any,
+                   identity: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+    """Both families' generator-loss tail: add ``λ_id(step)·identity()`` while the identity term is on
+    (the generator pass is only run then), and turn the logs into floats with ``lambda_id``."""
+    lambda_id = id_weight(step, lc)
+    if lambda_id > 0:
+        loss_id = identity()
+        loss = loss + lambda_id * loss_id
+        logs["id"] = loss_id
+    out = {name: float(v.detach()) for name, v in logs.items()}
+    out["lambda_id"] = lambda_id
+    return loss, out
+
+
 def vc_g_loss(nets: Nets, batch: Batch, step: int, cfg: Any, aux: Mapping[str, nn.Module] | None = None
               ) -> tuple[torch.Tensor, dict[str, float]]:
     """Generator loss of one step. Logs ``adv``, ``cyc``, ``lambda_id`` [, ``cls``, ``id``]."""
@@ -135,14 +149,7 @@ def vc_g_loss(nets: Nets, batch: Batch, step: int, cfg: Any, aux: Mapping[str, n
     if loss_cls is not None:
         loss = loss + lc.lambda_cls * loss_cls
         logs["cls"] = loss_cls
-    lambda_id = id_weight(step, lc)
-    if lambda_id > 0:
-        loss_id = l1(G(x, c_org), x)
-        loss = loss + lambda_id * loss_id
-        logs["id"] = loss_id
-    out = {name: float(v.detach()) for name, v in logs.items()}
-    out["lambda_id"] = lambda_id
-    return loss, out
+    return _with_identity(loss, logs, step, lc, lambda: l1(G(x, c_org), x))
 
 
 @torch.no_grad()
@@ -206,14 +213,7 @@ def vc2_g_loss(nets: Nets, batch: Batch, step: int, cfg: Any, aux: Mapping[str, 
     loss_cyc = l1(G(x_fake, c_trg, c_org), x)
     loss = lc.lambda_adv * loss_adv + lc.lambda_cyc * loss_cyc
     logs = {"adv": loss_adv, "cyc": loss_cyc}
-    lambda_id = id_weight(step, lc)
-    if lambda_id > 0:
-        loss_id = l1(G(x, c_org, c_org), x)
-        loss = loss + lambda_id * loss_id
-        logs["id"] = loss_id
-    out = {name: float(v.detach()) for name, v in logs.items()}
-    out["lambda_id"] = lambda_id
-    return loss, out
+    return _with_identity(loss, logs, step, lc, lambda: l1(G(x, c_org, c_org), x))
 
 
 @torch.no_grad()

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from vc.config import ExperimentConfig, config_from_dict, save_config, to_dict
+from vc.config import ExperimentConfig, save_config, to_dict
 from vc.data.dataset import collate
 from vc.errors import CheckpointError, ConfigError, TrainingError
 from vc.features.config import check_fingerprint
@@ -434,7 +434,3 @@ def train(cfg: ExperimentConfig, out_dir: str | Path | None = None, resume: bool
         return trainer.run()
     finally:
         cleanup(info)
-
-
-def config_of_checkpoint(state: dict[str, Any]) -> ExperimentConfig:
-    return config_from_dict(state["config"])
