@@ -19,8 +19,10 @@ $(STAMP): setup.cfg pyproject.toml Makefile
 	# setuptools<81 still ships pkg_resources, which pyworld and webrtcvad (resemblyzer's VAD) import.
 	$(BIN)/pip install -q --upgrade pip 'setuptools<81' wheel
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q --no-build-isolation -e '.[dev]'
-	# parallel-wavegan's setup.py imports pip, so it cannot build in an isolated environment.
+	# Normal (isolated) builds: pyworld is a source distribution on some machines and its isolated
+	# build environment brings the numpy it compiles against.
+	$(BIN)/pip install -q -e '.[dev]'
+	# parallel-wavegan's setup.py imports pip, so it alone is built without isolation.
 	$(BIN)/python -c "import parallel_wavegan" 2>/dev/null || \
 		$(BIN)/pip install -q --no-build-isolation parallel-wavegan
 	touch $(STAMP)
