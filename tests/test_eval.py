@@ -192,8 +192,9 @@ def test_missing_extras_are_skipped_with_their_message(clips, tmp_path, monkeypa
     ]
     for line in expected:
         assert lines.count(line) == 1, lines
-    assert sorted(res.scores["skipped"]) == ["domain_accuracy", "intelligibility", "mcd", "naturalness",
-                                            "speaker_similarity"]
+    # no dump: the statistical baseline has no per-domain statistics either
+    assert sorted(res.scores["skipped"]) == ["baseline_statistical", "domain_accuracy", "intelligibility", "mcd",
+                                            "naturalness", "speaker_similarity"]
     row = res.scores["utterances"][0]
     for key in ("spk_sim_target", "spk_sim_source", "dnsmos", "wer"):
         assert row.get(key) is None
@@ -299,9 +300,11 @@ def test_cli_checkpoint_end_to_end(trained_ckpt, tmp_path, capsys):
                      "--set", "eval.speaker_similarity=false"], tmp_path)
     assert proc.returncode == 0, proc.stderr
     out = exp / "eval" / "test"
-    headline = proc.stdout.strip().splitlines()[-1]
+    headline, verdict = proc.stdout.strip().splitlines()[-2:]
     assert headline.startswith("2 conversions | MCD n/a | log-F0 corr ") and "domain acc" in headline
     assert headline.endswith(f"report: {out / 'report.html'}")
+    # the line after it weighs the model against the statistical baseline, scored on the same utterances
+    assert verdict.startswith("vs statistical baseline: log-F0 correlation ") and " => vc " in verdict
     scores = json.loads((out / "scores.json").read_text())
     rows = scores["utterances"]
     assert len(rows) == 2 and not scores["failed"] and scores["mode"] == "checkpoint"

@@ -161,16 +161,13 @@ resolve_ckpt() {
 # Stage 4: the test split's utterances (--num-samples per domain) to every other domain.
 stage_convert() {
     resolve_ckpt
-    local samples listed domain domains n=0
+    local samples n
     samples=$out_dir/samples
     log "stage 4: converting test utterances to every other domain into $samples ($(basename "$ckpt"))"
     rm -rf "$samples"
-    listed=$("$PY" ../utils/sample_lists.py --dump "$dump_dir" --out "$samples" --num "$num_samples")
-    mapfile -t domains <<< "$listed"
-    for domain in "${domains[@]}"; do
-        "$VC_BIN/vc-convert" --ckpt "$ckpt" --list "$samples/lists/$domain.tsv" --source "$domain" --seed 0
-        n=$((n + $(($(wc -l < "$samples/lists/$domain.tsv") - 1))))
-    done
+    n=$("$PY" ../utils/sample_lists.py --dump "$dump_dir" --out "$samples" --num "$num_samples")
+    # One process for every conversion: the list names each source's domain (its F0 statistics).
+    "$VC_BIN/vc-convert" --ckpt "$ckpt" --list "$samples/lists/all.tsv" --seed 0
     log "stage 4: wrote $n conversions to $samples/<utterance>/to_<target>.wav (sources as source.*)"
 }
 
@@ -200,7 +197,12 @@ summary() {
     if [[ -n $newest ]]; then echo "checkpoint:      $(abspath "$newest")"; fi
     if [[ -d $out_dir/samples ]]; then echo "converted audio: $(abspath "$out_dir/samples")/"; fi
     if [[ -f $out_dir/eval/report.html ]]; then echo "report:          $(abspath "$out_dir/eval/report.html")"; fi
-    if [[ -s $out_dir/eval/headline.txt ]]; then echo "headline:        $(tail -n 1 "$out_dir/eval/headline.txt")"; fi
+    if [[ -s $out_dir/eval/headline.txt ]]; then
+        echo "headline:        $(head -n 1 "$out_dir/eval/headline.txt")"
+        local verdict
+        verdict=$(sed -n 2p "$out_dir/eval/headline.txt")
+        if [[ -n $verdict ]]; then echo "baselines:       $verdict"; fi
+    fi
 }
 
 # Stages 1-5 are the same for every corpus (stage 0 is the recipe's own), then the summary.

@@ -10,7 +10,9 @@ target_ref (a parallel utterance of the target speaker, for MCD) and text (for t
 Domain accuracy needs the training corpus: in pairs mode give ``--ckpt`` or ``--config``.
 
 Writes <out>/scores.json and <out>/report.html (audio in <out>/wav/, pictures in <out>/plots/) and
-prints one line of headline scores. Exit status 1 when some conversions could not be scored.
+prints one line of headline scores, then one line comparing the model with the statistical baseline
+(the baselines, scored by the same code on the same utterances, are in scores.json and the report).
+Exit status 1 when some conversions could not be scored.
 """
 
 from __future__ import annotations
@@ -98,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         where = f" (line {f['line']})" if f.get("line") else ""
         print(f"failed: {f['id']}{where}: {f['error']}", file=sys.stderr)
     print(f"{result.headline} | report: {result.report_path}")
+    if result.verdict:
+        print(result.verdict)
     return 1 if result.failed else 0
 
 

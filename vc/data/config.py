@@ -38,6 +38,10 @@ class DataConfig:
 
     dev_per_domain: int = 1
     test_per_domain: int = 1
+    test_utts: list[str] = field(default_factory=list)
+    """Shell-style patterns on utterance ids (``p2*_02[1-3]``): the matching utterances, and only they,
+    form the test split (``test_per_domain`` is then not used). For parallel corpora: hold out the
+    same sentences of every speaker, so conversions can be scored against the target's real one."""
     split_seed: int = 0
     num_workers: int = 0
     """Feature extraction processes; 0 uses every core."""

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import random
 import time
 from collections import Counter, defaultdict
@@ -190,13 +191,17 @@ def _check_domain_name(domain: str, where: str) -> None:
 
 
 def split_utterances(
-    utts: list[Utterance], domains: list[str], dev: int, test: int, seed: int
+    utts: list[Utterance], domains: list[str], dev: int, test: int, seed: int,
+    test_utts: list[str] | None = None,
 ) -> tuple[dict[str, list[Utterance]], list[str]]:
     """Per-domain train/dev/test split, reproducible from ``seed`` whatever the input order.
 
     Each domain's utterances are sorted by id and shuffled with a generator seeded by ``seed`` and the
     domain name; ``dev`` then ``test`` utterances are taken off, but at least one stays in train
-    (dev is served before test when there are too few). Returns the splits and notes about shortfalls.
+    (dev is served before test when there are too few). With ``test_utts`` (shell-style patterns on
+    utterance ids, e.g. the same sentences of every speaker of a parallel corpus), exactly the
+    matching utterances are the test split and ``test`` is not used. Returns the splits and notes
+    about shortfalls.
     """
     by_domain: dict[str, list[Utterance]] = defaultdict(list)
     for u in utts:
@@ -205,6 +210,13 @@ def split_utterances(
     notes = []
     for d in domains:
         items = sorted(by_domain[d], key=lambda u: u.utt_id)
+        if test_utts:
+            held = [u for u in items if any(fnmatch.fnmatchcase(u.utt_id, p) for p in test_utts)]
+            items = [u for u in items if u not in held]
+            if not held:
+                notes.append(f"domain {d}: no utterance matches data.test_utts, so it has no test utterance")
+            splits["test"] += held
+            test = 0
         random.Random(f"{seed}:{d}").shuffle(items)
         n_dev = min(dev, max(len(items) - 1, 0))
         n_test = min(test, max(len(items) - 1 - n_dev, 0))
@@ -310,7 +322,8 @@ def prepare(cfg: Any, progress: bool = True) -> PrepResult:
         )
 
     # 3. Splits and manifests.
-    splits, split_notes = split_utterances(utts, domains, data.dev_per_domain, data.test_per_domain, data.split_seed)
+    splits, split_notes = split_utterances(utts, domains, data.dev_per_domain, data.test_per_domain, data.split_seed,
+                                           data.test_utts)
     notes += split_notes
     write_manifest(dump_dir / "manifest" / "all.tsv", sorted(utts, key=lambda u: (domains.index(u.domain), u.utt_id)))
     for s in SPLITS:

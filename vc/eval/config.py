@@ -50,6 +50,15 @@ class EvalConfig:
     asr: bool = True
     """Word error rate with pocketsphinx (English only; switch off for other languages)."""
 
+    # --- baselines scored beside the model on the same utterances (vc.eval.baselines) ---
+    baselines: list[str] = field(default_factory=lambda: ["source", "resynth", "statistical"])
+    """Simple systems scored by the same code on the same utterances: ``source`` (no conversion),
+    ``resynth`` (WORLD analysis-resynthesis of the source), ``statistical`` (log-Gaussian F0 and
+    per-dimension mean/variance of the WORLD coded envelope, per-domain statistics of the training
+    split). Empty: none."""
+    baseline_utts: int = 20
+    """Training utterances per domain the statistical baseline's statistics are taken from (0: all)."""
+
     num_workers: int = 0
     """Processes for the per-pair scores (F0, MCD, plots); 0 uses every core."""
 
@@ -72,5 +81,11 @@ class EvalConfig:
             raise ValueError("speaker_refs must be at least 1")
         if self.num_workers < 0:
             raise ValueError("num_workers must be 0 (every core) or positive")
+        known = ("source", "resynth", "statistical")
+        for name in self.baselines:
+            if name not in known:
+                raise ValueError(f"baselines: unknown baseline {name!r}; choose from {', '.join(known)}")
+        if self.baseline_utts < 0:
+            raise ValueError("baseline_utts must be 0 (all) or positive")
         if self.sample_rate < 0:
             raise ValueError("sample_rate must be 0 or positive")

@@ -74,6 +74,8 @@ class EvalResult:
     scores: dict
     failed: list[dict] = field(default_factory=list)
     headline: str = ""
+    verdict: str = ""
+    """One line: vc against the statistical baseline (empty when no baseline was scored)."""
 
 
 def _unique_ids(stems: list[str]) -> list[str]:
@@ -353,9 +355,160 @@ def headline(scores: dict) -> str:
         parts.append(f"DNSMOS {val('dnsmos', '{:.2f}')}")
     if overall.get("wer", {}).get("mean") is not None:
         parts.append(f"WER {val('wer', '{:.1%}')}")
+    if overall.get("spk_id_correct", {}).get("mean") is not None:
+        parts.insert(3, f"speaker-ID {val('spk_id_correct', '{:.1%}')}")
     if scores.get("failed"):
         parts.append(f"{len(scores['failed'])} failed")
     return " | ".join(parts)
+
+
+#: The scores a baseline verdict weighs (when both systems have them).
+VERDICT_KEYS = ("spk_id_correct", "mcd", "dnsmos", "f0_corr", "domain_correct")
+
+
+def baseline_verdict(scores: dict, baseline: str = "statistical") -> str:
+    """One line: vc against ``baseline`` (else the first baseline scored) on the main scores, with the
+    difference and its 95% interval, and which scores vc does not beat."""
+    comparison = scores.get("comparison") or {}
+    if baseline not in comparison:
+        baseline = next(iter(comparison), None)
+        if baseline is None:
+            return ""
+    comp = comparison[baseline]
+    specs = {s.key: s for s in metrics.SCORES}
+    shown, worse = [], []
+    for key in VERDICT_KEYS:
+        c = comp.get(key)
+        if not c:
+            continue
+        spec = specs[key]
+        ci = c.get("ci95")
+        diff = metrics.format_diff(spec, c["diff"])
+        if ci:
+            diff += f", 95% CI {metrics.format_diff(spec, ci[0])}..{metrics.format_diff(spec, ci[1])}"
+        shown.append(f"{spec.label.split(':')[0]} {spec.fmt.format(c['system'])} vs "
+                     f"{spec.fmt.format(c['baseline'])} ({diff})")
+        if c["better"] != "system":
+            worse.append(spec.label.split(":")[0])
+    if not shown:
+        return ""
+    if worse:
+        tail = f"vc does NOT beat the {baseline} baseline on: {', '.join(worse)}"
+    else:
+        tail = f"vc beats the {baseline} baseline on every score shown"
+    return f"vs {baseline} baseline: " + "; ".join(shown) + f" => {tail}"
+
+
+# --- baselines -------------------------------------------------------------------------------------
+@dataclass
+class _BaselineJob:
+    pair_id: str
+    source: str
+    src_domain: str
+    tgt_domain: str
+    outputs: dict[str, str]
+    """system -> where its output goes (``resynth``, ``statistical``)."""
+
+
+@dataclass
+class _BaselineOptions:
+    sr: int
+    world: FeatureConfig
+    statistical: object | None
+
+
+def _baseline_job(job: _BaselineJob, opts: _BaselineOptions) -> dict:
+    """Write one source's baseline outputs; ``{"pair_id", "written": {system: path}, "error"?}``."""
+    from vc.audio import load, save
+    from vc.eval import baselines
+
+    out: dict = {"pair_id": job.pair_id, "written": {}}
+    try:
+        wav = load(job.source, opts.sr, min_duration=MIN_SECONDS)
+    except VCError as exc:
+        out["error"] = _first_line(exc)
+        return out
+    for system, path in job.outputs.items():
+        if Path(path).is_file():  # written for another pair of the same source (resynth)
+            out["written"][system] = path
+            continue
+        if system == "resynth":
+            y = baselines.resynthesize(wav, opts.world)
+        else:
+            y = opts.statistical(wav, job.src_domain, job.tgt_domain)
+        save(path, y, opts.sr)
+        out["written"][system] = path
+    return out
+
+
+def make_baselines(pairs: list[Pair], out_dir: Path, cfg: EvalConfig, sr: int, features: FeatureConfig | None,
+                   dump: Dump | None, skipped: dict[str, str], log: Log, progress: bool,
+                   workers: int | None) -> dict[str, list[Pair]]:
+    """The baseline systems' outputs for ``pairs`` (:mod:`vc.eval.baselines`), written under
+    ``<out>/wav/baselines/<system>/``; ``{system: pairs}`` with ids ``<system>:<pair id>``."""
+    from vc.eval import baselines
+
+    systems = [b for b in baselines.BASELINES if b in cfg.baselines]
+    if not systems or not pairs:
+        return {}
+    world_cfg = baselines.world_config(features or FeatureConfig(kind="world", sample_rate=sr))
+    if world_cfg.sample_rate != sr:
+        world_cfg = baselines.world_config(FeatureConfig(kind="world", sample_rate=sr))
+    statistical = None
+    if "statistical" in systems:
+        if dump is None:
+            skipped["baseline_statistical"] = ("statistical baseline skipped: its per-domain statistics come "
+                                               "from the experiment's dump (pass --ckpt or --config)")
+            log(skipped["baseline_statistical"])
+            systems.remove("statistical")
+        else:
+            statistical = baselines.fit_from_dump(dump, cfg.baseline_utts, log)
+    base_dir = out_dir / "wav" / "baselines"
+    sources = list(dict.fromkeys(str(p.source) for p in pairs))
+    resynth_name = dict(zip(sources, _unique_ids([Path(x).stem for x in sources])))
+    jobs = []
+    for p in pairs:
+        outputs = {}
+        if "resynth" in systems:
+            outputs["resynth"] = str(base_dir / "resynth" / f"{resynth_name[str(p.source)]}.wav")
+        if statistical is not None and p.src_domain in statistical.domains and p.tgt_domain in statistical.domains:
+            outputs["statistical"] = str(base_dir / "statistical" / f"{p.id}.wav")
+        jobs.append(_BaselineJob(p.id, str(p.source), p.src_domain, p.tgt_domain, outputs))
+    # resynth outputs are shared by every pair of one source: make each once, in the first job naming it
+    seen: set[str] = set()
+    for job in jobs:
+        path = job.outputs.get("resynth")
+        if path in seen:
+            job.outputs = {k: v for k, v in job.outputs.items() if k != "resynth"}
+        elif path:
+            seen.add(path)
+    for system in ("resynth", "statistical"):
+        (base_dir / system).mkdir(parents=True, exist_ok=True)
+    opts = _BaselineOptions(sr, world_cfg, statistical)
+    results = map_progress(_baseline_job, jobs, opts, cfg.num_workers if workers is None else workers,
+                           desc="baselines", unit="pair", progress=progress)
+    made = {r["pair_id"]: r for r in results}
+    by_source = {}
+    for job in jobs:
+        if "resynth" in job.outputs:
+            by_source[job.source] = job.outputs["resynth"]
+    out: dict[str, list[Pair]] = {s: [] for s in systems}
+    for p in pairs:
+        res = made.get(p.id, {})
+        if res.get("error"):
+            continue  # the system's own pair fails with the same message
+        for system in systems:
+            if system == "source":
+                path = p.source
+            elif system == "resynth":
+                path = by_source.get(str(p.source))
+            else:
+                path = res.get("written", {}).get("statistical")
+            if path is None or not Path(path).is_file():
+                continue
+            out[system].append(Pair(f"{system}:{p.id}", Path(path), p.source, p.src_domain, p.tgt_domain,
+                                    p.target_ref, p.text, p.line))
+    return {s: v for s, v in out.items() if v}
 
 
 # --- the common part --------------------------------------------------------------------------------
@@ -397,9 +550,9 @@ def _run_extras(rows: list[dict], pairs: dict[str, Pair], out_dir: Path, cfg: Ev
     domain_emb: dict[str, np.ndarray] = {}
     if encoder is not None and dump is not None:
         # Each domain's reference: the mean embedding of a few of its real training utterances.
+        # Every domain, not just the ones converted to: speaker-ID asks which of them is the closest.
         train = dump.utterances("train")
-        needed = {r["src_domain"] for r in rows} | {r["tgt_domain"] for r in rows}
-        for d in [d for d in dump.domains if d in needed]:
+        for d in dump.domains:
             utts = sorted((u for u in train if u.domain == d), key=lambda u: u.utt_id)[: cfg.speaker_refs]
             wavs = []
             for u in utts:
@@ -423,6 +576,10 @@ def _run_extras(rows: list[dict], pairs: dict[str, Pair], out_dir: Path, cfg: Ev
                 src = encoder.embed(_load_16k(pair.source))
             row["spk_sim_target"] = ex.cosine(emb, tgt) if tgt is not None else None
             row["spk_sim_source"] = ex.cosine(emb, src)
+            if len(domain_emb) >= 2 and row["tgt_domain"] in domain_emb:
+                closest = max(domain_emb, key=lambda d: ex.cosine(emb, domain_emb[d]))
+                row["spk_closest"] = closest
+                row["spk_id_correct"] = float(closest == row["tgt_domain"])
         if dnsmos is not None:
             row["dnsmos"] = dnsmos(wav)
         if asr is not None and row.get("text"):
@@ -437,8 +594,15 @@ def _evaluate(pairs: list[Pair], out_dir: Path, cfg: EvalConfig, sr: int, base_f
     (out_dir / "plots").mkdir(exist_ok=True)
     import torch
 
+    from vc.eval.baselines import BASELINES
+
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     skipped: dict[str, str] = {}
+    baselines = make_baselines(pairs, out_dir, cfg, sr, base_features, dump, skipped, log, progress, workers)
+    system_of = {p.id: "vc" for p in pairs}
+    for system, bpairs in baselines.items():
+        system_of.update({p.id: system for p in bpairs})
+    all_pairs = pairs + [p for bpairs in baselines.values() for p in bpairs]
     if not any(p.target_ref for p in pairs):
         skipped["mcd"] = "MCD skipped: no parallel target reference for any conversion"
         log(skipped["mcd"])
@@ -467,28 +631,33 @@ def _evaluate(pairs: list[Pair], out_dir: Path, cfg: EvalConfig, sr: int, base_f
                     clf_mean=dump.stats.mean if clf is not None else None,
                     clf_scale=dump.stats.scale if clf is not None else None)
     jobs = [_Job(i, p.id, str(p.converted), str(p.source), str(p.target_ref) if p.target_ref else None,
-                 str(out_dir / "plots" / f"{p.id}.png"), f"{p.id}: {p.src_domain} → {p.tgt_domain}")
-            for i, p in enumerate(pairs)]
+                 str(out_dir / "plots" / f"{p.id}.png") if system_of[p.id] == "vc" else None,
+                 f"{p.id}: {p.src_domain} → {p.tgt_domain}")
+            for i, p in enumerate(all_pairs)]
     results = sorted(map_progress(_score_pair, jobs, opts, cfg.num_workers if workers is None else workers,
                                   desc="score", unit="pair", progress=progress, warm_up=_warm_up),
                      key=lambda r: r["index"])
 
     rows: list[dict] = []
     copied: dict[Path, str] = {}
-    by_id = {p.id: p for p in pairs}
-    for pair, res in zip(pairs, results):
+    by_id = {p.id: p for p in all_pairs}
+    for pair, res in zip(all_pairs, results):
+        system = system_of[pair.id]
         if res.get("error"):
-            failed.append({"id": pair.id, "error": res["error"], **({"line": pair.line} if pair.line else {})})
+            if system == "vc":
+                failed.append({"id": pair.id, "error": res["error"], **({"line": pair.line} if pair.line else {})})
             continue
         row = {
             "id": pair.id,
+            "system": system,
+            "pair": pair.id.split(":", 1)[1] if system != "vc" else pair.id,
             "src_domain": pair.src_domain,
             "tgt_domain": pair.tgt_domain,
             "text": pair.text,
             "source": _copy_into(pair.source, out_dir, "source", copied),
             "target_ref": _copy_into(pair.target_ref, out_dir, "reference", copied) if pair.target_ref else None,
             "converted": _copy_into(pair.converted, out_dir, "converted", copied),
-            "plot": f"plots/{pair.id}.png",
+            "plot": f"plots/{pair.id}.png" if system == "vc" else None,
         }
         if pair.line:
             row["line"] = pair.line
@@ -503,6 +672,8 @@ def _evaluate(pairs: list[Pair], out_dir: Path, cfg: EvalConfig, sr: int, base_f
 
     _run_extras(rows, by_id, out_dir, cfg, dump, skipped, log, progress, device)
 
+    base_rows = {system: [r for r in rows if r["system"] == system] for system in baselines}
+    rows = [r for r in rows if r["system"] == "vc"]
     targets = sorted({r["tgt_domain"] for r in rows}, key=lambda d: (dump.domains.index(d) if dump is not None
                                                                      and d in dump.domains else 1 << 30, d))
     scores = {
@@ -528,6 +699,12 @@ def _evaluate(pairs: list[Pair], out_dir: Path, cfg: EvalConfig, sr: int, base_f
         },
         "utterances": rows,
         "failed": failed,
+        "baselines": {
+            system: {"description": BASELINES[system], "summary": {"overall": metrics.summarize(brows)},
+                     "utterances": brows}
+            for system, brows in base_rows.items()
+        },
+        "comparison": {system: metrics.compare(rows, brows) for system, brows in base_rows.items()},
     }
     scores = _json_ready(scores)
     scores_path = out_dir / "scores.json"
@@ -535,7 +712,7 @@ def _evaluate(pairs: list[Pair], out_dir: Path, cfg: EvalConfig, sr: int, base_f
     from vc.eval.report import write_report
 
     report_path = write_report(out_dir / "report.html", scores)
-    return EvalResult(out_dir, scores_path, report_path, scores, failed, headline(scores))
+    return EvalResult(out_dir, scores_path, report_path, scores, failed, headline(scores), baseline_verdict(scores))
 
 
 # --- checkpoint mode --------------------------------------------------------------------------------

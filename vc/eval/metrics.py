@@ -262,6 +262,7 @@ SCORES = (
     ScoreSpec("f0_corr", "log-F0 correlation", "{:.3f}", "higher"),
     ScoreSpec("vuv_error", "voicing disagreement", "{:.3f}", "lower"),
     ScoreSpec("domain_correct", "domain accuracy", "{:.1%}", "higher", proportion=True),
+    ScoreSpec("spk_id_correct", "speaker-ID: target is the closest domain", "{:.1%}", "higher", proportion=True),
     ScoreSpec("spk_sim_target", "speaker similarity to target", "{:.3f}", "higher"),
     ScoreSpec("spk_sim_source", "speaker similarity to source", "{:.3f}", "lower"),
     ScoreSpec("dnsmos", "DNSMOS P.835 overall", "{:.2f}", "higher"),
@@ -269,6 +270,43 @@ SCORES = (
 )
 
 
+def format_diff(spec: ScoreSpec, value: float) -> str:
+    """A signed difference in the score's own format: ``+0.42``, ``-12.5 pts`` for proportions."""
+    if spec.proportion:
+        return f"{value * 100:+.1f} pts"
+    return ("+" if value >= 0 else "") + spec.fmt.format(value)
+
+
 def summarize(rows: list[dict], specs: Sequence[ScoreSpec] = SCORES) -> dict[str, dict]:
     """``{key: {"mean", "ci95", "n"}}`` over ``rows`` for every score in ``specs``."""
     return {s.key: (proportion_ci if s.proportion else mean_ci)(r.get(s.key) for r in rows) for s in specs}
+
+
+def compare(rows: list[dict], base_rows: list[dict], specs: Sequence[ScoreSpec] = SCORES) -> dict[str, dict]:
+    """Paired differences ``system − baseline`` over the conversions both scored (matched on ``pair``).
+
+    ``{key: {"system", "baseline" (means over the matched pairs), "diff", "ci95" (Student t on the
+    paired differences), "n", "better": "system" | "baseline" | "tie"}}`` for every score with a
+    direction; "better" goes by the mean difference, "tie" when it is exactly 0.
+    """
+    by_pair = {r["pair"]: r for r in base_rows}
+    out: dict[str, dict] = {}
+    for spec in specs:
+        if spec.direction == "none":
+            continue
+        a, b = [], []
+        for r in rows:
+            other = by_pair.get(r["pair"])
+            if other is None or r.get(spec.key) is None or other.get(spec.key) is None:
+                continue
+            a.append(float(r[spec.key]))
+            b.append(float(other[spec.key]))
+        if not a:
+            continue
+        diff = mean_ci(x - y for x, y in zip(a, b))
+        d = diff["mean"]
+        sign = 1.0 if spec.direction == "higher" else -1.0
+        better = "tie" if d == 0 else ("system" if d * sign > 0 else "baseline")
+        out[spec.key] = {"system": float(np.mean(a)), "baseline": float(np.mean(b)), "diff": d,
+                         "ci95": diff["ci95"], "n": diff["n"], "better": better}
+    return out

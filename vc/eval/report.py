@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vc.eval.metrics import SCORES, ScoreSpec
+from vc.eval.metrics import SCORES, ScoreSpec, format_diff
 from vc.io import atomic_path, write_text_atomic
 
 DIRECTION = {"lower": "lower is better", "higher": "higher is better", "none": "informative"}
@@ -126,6 +126,39 @@ def _summary_table(scores: dict, specs: list[ScoreSpec]) -> str:
     return "\n".join(out)
 
 
+def _baseline_section(scores: dict, specs: list[ScoreSpec]) -> str:
+    """Every system's means side by side, then vc minus each baseline with its 95% interval."""
+    baselines = scores.get("baselines") or {}
+    if not baselines:
+        return ""
+    shown = [s for s in specs if s.direction != "none"]
+    out = ["<h2>Against simple baselines</h2>",
+           "<p class=\"notes\">The same code scores, on the same utterances, what a user would get without the "
+           "model. Differences are vc minus the baseline over the conversions both have, with a 95% interval "
+           "(Student t on the paired differences); <b>bold</b>: vc is better on the mean.</p>",
+           "<table class=\"summary\"><thead><tr><th>system</th>"
+           + "".join(f"<th>{_esc(s.label)}</th>" for s in shown) + "</tr></thead><tbody>"]
+    systems = [("vc (this model)", scores["summary"]["overall"])]
+    systems += [(f"{name}: {b.get('description', '')}", b["summary"]["overall"]) for name, b in baselines.items()]
+    for label, summary in systems:
+        cells = "".join(f"<td>{format_ci(s, summary.get(s.key))}</td>" for s in shown)
+        out.append(f"<tr><td>{_esc(label)}</td>{cells}</tr>")
+    for name, comp in (scores.get("comparison") or {}).items():
+        cells = []
+        for s in shown:
+            c = comp.get(s.key)
+            if not c:
+                cells.append("–")
+                continue
+            text = format_diff(s, c["diff"])
+            if c.get("ci95"):
+                text += f" [{format_diff(s, c['ci95'][0])}, {format_diff(s, c['ci95'][1])}]"
+            cells.append(f"<b>{_esc(text)}</b>" if c["better"] == "system" else _esc(text))
+        out.append(f"<tr><td>vc − {_esc(name)}</td>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    out.append("</tbody></table>")
+    return "\n".join(out)
+
+
 def _player(label: str, path: str | None) -> str:
     if not path:
         return f"<figure><figcaption>{_esc(label)}</figcaption><em>none</em></figure>"
@@ -133,7 +166,7 @@ def _player(label: str, path: str | None) -> str:
             f"<audio controls preload=\"none\" src=\"{_href(path)}\"></audio></figure>")
 
 
-def _pair_section(row: dict, specs: list[ScoreSpec]) -> str:
+def _pair_section(row: dict, specs: list[ScoreSpec], others: dict[str, str] | None = None) -> str:
     anchor = _esc("pair-" + row["id"])
     out = [f"<section class=\"pair\" id=\"{anchor}\">",
            f"<h3>{_esc(row['id'])}: {_esc(row['src_domain'])} → {_esc(row['tgt_domain'])}</h3>"]
@@ -152,6 +185,8 @@ def _pair_section(row: dict, specs: list[ScoreSpec]) -> str:
         out.append(f"<p class=\"notes\">{' · '.join(extra)}</p>")
     out.append("<div class=\"players\">" + _player("source", row.get("source"))
                + _player("target reference", row.get("target_ref")) + _player("converted", row.get("converted"))
+               + "".join(_player(f"baseline: {name}", path) for name, path in (others or {}).items()
+                         if name != "source")
                + "</div>")
     if row.get("plot"):
         out.append(f"<img class=\"plot\" src=\"{_href(row['plot'])}\" alt=\"spectrograms and F0 of {anchor}\">")
@@ -190,8 +225,13 @@ def render_html(scores: dict) -> str:
     skipped = scores.get("skipped") or {}
     if skipped:
         body.append("<ul class=\"notes\">" + "".join(f"<li>{_esc(line)}</li>" for line in skipped.values()) + "</ul>")
+    body.append(_baseline_section(scores, specs))
+    others: dict[str, dict[str, str]] = {}
+    for name, b in (scores.get("baselines") or {}).items():
+        for r in b.get("utterances", []):
+            others.setdefault(r["pair"], {})[name] = r["converted"]
     body.append("<h2>Conversions</h2>")
-    body += [_pair_section(r, specs) for r in rows]
+    body += [_pair_section(r, specs, others.get(r.get("pair", r["id"]))) for r in rows]
     failed = scores.get("failed") or []
     if failed:
         body.append("<h2>Failed</h2><ul class=\"failed\">")

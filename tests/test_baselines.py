@@ -1,0 +1,191 @@
+"""The baselines vc-eval scores beside every model: no conversion, WORLD resynthesis, the statistical
+conversion; their paired comparison with the model and the verdict line."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+from synth import DEFAULT_DOMAINS, speech_like
+
+from vc.eval import EvalConfig, evaluate_pairs
+from vc.eval import baselines as B
+from vc.eval import metrics as M
+from vc.eval.evaluate import baseline_verdict
+from vc.features import world
+from vc.features.config import FeatureConfig
+
+SR = 16000
+WORLD = FeatureConfig(kind="world", sample_rate=SR, f0_method="dio")
+FAST = dict(f0_method="dio", speaker_similarity=False, naturalness=False, asr=False, num_workers=1,
+            classifier_steps=0)
+
+
+def _clips(domain: str, n: int = 3, seconds: float = 1.0) -> list[np.ndarray]:
+    params = DEFAULT_DOMAINS[domain]
+    return [speech_like(seconds, SR, seed=70 + i, **params) for i in range(n)]
+
+
+def _rms(wav: np.ndarray) -> float:
+    from vc.convert.converter import _rms as loud_rms
+
+    return loud_rms(wav)
+
+
+def test_statistical_conversion_moves_every_moment_to_the_target():
+    clips = {"low": _clips("low"), "high": _clips("high")}
+    conv = B.StatisticalConversion.fit(WORLD, clips)
+    src, tgt = conv.domains["low"], conv.domains["high"]
+    # converting exactly the frames the source statistics came from lands exactly on the target's
+    sps, f0s = [], []
+    for wav in clips["low"]:
+        sp, f0, _ = world.analyze(wav, WORLD)
+        sps.append(sp[f0 > 0])
+        f0s.append(f0[f0 > 0])
+    sp, f0 = np.concatenate(sps), np.concatenate(f0s)
+    sp_out, f0_out = conv.convert_features(sp, f0, "low", "high")
+    np.testing.assert_allclose(sp_out.mean(0), tgt.mean, atol=1e-4)
+    np.testing.assert_allclose(sp_out.std(0), tgt.std, rtol=1e-4)
+    assert np.log(f0_out).mean() == pytest.approx(tgt.lf0_mean, abs=1e-4)
+    assert np.log(f0_out).std() == pytest.approx(tgt.lf0_std, rel=1e-4)
+    assert not np.allclose(src.mean, tgt.mean)  # the check can fail: the domains do differ
+    # unvoiced frames stay unvoiced
+    _, f0_back = conv.convert_features(sp[:3], np.array([0.0, 120.0, 0.0]), "low", "high")
+    assert f0_back[0] == 0 and f0_back[2] == 0 and f0_back[1] > 0
+
+    # the waveform: the source's length and loudness, the target's register
+    wav = clips["low"][0]
+    out = conv(wav, "low", "high")
+    assert out.shape == wav.shape and np.isfinite(out).all() and np.abs(out).max() < 1.0
+    assert _rms(out) == pytest.approx(_rms(wav), rel=0.05)
+    f0_in, f0_conv = world.f0(wav, WORLD), world.f0(out, WORLD)
+    both = (f0_in > 0) & (f0_conv > 0)
+    assert np.log(f0_conv[both] / f0_in[both]).mean() == pytest.approx(tgt.lf0_mean - src.lf0_mean, abs=0.1)
+
+
+def test_statistics_need_voiced_frames():
+    with pytest.raises(ValueError, match="'quiet'.*too few voiced frames"):
+        B.StatisticalConversion.fit(WORLD, {"quiet": [np.zeros(SR, dtype=np.float32)]})
+
+
+def test_resynthesis_is_close_to_its_source():
+    wav = _clips("mid", n=1)[0]
+    out = B.resynthesize(wav, WORLD)
+    assert out.shape == wav.shape and _rms(out) == pytest.approx(_rms(wav), rel=0.05)
+    alpha = M.all_pass_constant(SR)
+    mc = [M.mel_cepstrum(world.spectral_envelope(w, WORLD), 24, alpha) for w in (wav, out)]
+    same, _ = M.mcd(mc[0], mc[1])
+    other = _clips("high", n=1)[0]
+    different, _ = M.mcd(mc[0], M.mel_cepstrum(world.spectral_envelope(other, WORLD), 24, alpha))
+    assert same < 0.75 * different, (same, different)  # WORLD resynthesis is close, not exact
+
+
+def test_world_config_keeps_the_experiments_rate_and_pitch_settings():
+    mel = FeatureConfig(sample_rate=22050, f0_method="dio", f0_floor=60.0, f0_ceil=500.0)
+    cfg = B.world_config(mel)
+    assert (cfg.kind, cfg.sample_rate, cfg.f0_method, cfg.f0_floor, cfg.f0_ceil) == ("world", 22050, "dio", 60.0, 500.0)
+    assert B.world_config(WORLD) is WORLD
+
+
+def test_compare_is_paired_and_knows_each_scores_direction():
+    rows = [{"pair": f"p{i}", "mcd": 6.0 + i, "f0_corr": 0.9, "spk_id_correct": 1.0} for i in range(4)]
+    base = [{"pair": f"p{i}", "mcd": 7.0 + 2 * i, "f0_corr": 0.9, "spk_id_correct": 0.0} for i in range(4)]
+    base.append({"pair": "only-in-baseline", "mcd": 100.0})
+    comp = M.compare(rows, base)
+    mcd = comp["mcd"]
+    diffs = np.array([-1.0, -2.0, -3.0, -4.0])
+    assert mcd["n"] == 4 and mcd["diff"] == pytest.approx(diffs.mean())
+    assert mcd["system"] == pytest.approx(7.5) and mcd["baseline"] == pytest.approx(10.0)  # matched pairs only
+    half = M.mean_ci(diffs)["ci95"]
+    assert mcd["ci95"] == pytest.approx(half)
+    assert mcd["better"] == "system"  # lower MCD is better
+    assert comp["f0_corr"]["better"] == "tie" and comp["spk_id_correct"]["better"] == "system"
+    assert "lf0_rmse" not in comp  # informative scores have no direction and are not compared
+    worse = M.compare(base[:4], rows)
+    assert worse["mcd"]["better"] == "baseline" and worse["spk_id_correct"]["better"] == "baseline"
+
+
+def _scores(comparison: dict) -> dict:
+    return {"comparison": comparison}
+
+
+def test_verdict_says_when_the_model_does_not_beat_the_baseline():
+    beat = {"mcd": {"system": 6.0, "baseline": 7.0, "diff": -1.0, "ci95": [-1.5, -0.5], "n": 9, "better": "system"},
+            "dnsmos": {"system": 3.1, "baseline": 3.0, "diff": 0.1, "ci95": [0.0, 0.2], "n": 9, "better": "system"}}
+    line = baseline_verdict(_scores({"statistical": beat}))
+    assert line.startswith("vs statistical baseline: MCD (dB) 6.00 vs 7.00 (-1.00, 95% CI -1.50..-0.50); DNSMOS")
+    assert line.endswith("=> vc beats the statistical baseline on every score shown")
+    lose = {**beat, "dnsmos": {**beat["dnsmos"], "system": 2.1, "diff": -0.9, "better": "baseline"}}
+    line = baseline_verdict(_scores({"source": beat, "statistical": lose}))
+    assert line.endswith("=> vc does NOT beat the statistical baseline on: DNSMOS P.835 overall")
+    assert baseline_verdict(_scores({})) == ""
+    # without the statistical baseline, the first one scored
+    assert baseline_verdict(_scores({"source": beat})).startswith("vs source baseline:")
+
+
+@pytest.fixture(scope="module")
+def pairs_with_dump(prepared_dump, tmp_path_factory):
+    """A pairs file whose "conversions" are copies of their sources, with the prepared dump."""
+    from vc.data import Dump
+
+    cfg, dump_dir = prepared_dump
+    dump = Dump(dump_dir, cfg.features)
+    tmp = tmp_path_factory.mktemp("baseline_pairs")
+    test = dump.utterances("test")
+    rows = ["converted\tsource\tsrc_domain\ttgt_domain\ttarget_ref"]
+    for u in test:
+        for v in test:
+            if v.domain != u.domain:
+                copy = tmp / f"{u.utt_id}_to_{v.domain}.wav"
+                wav, sr = sf.read(u.path, dtype="float32")
+                sf.write(copy, wav, sr)
+                rows.append(f"{copy}\t{u.path}\t{u.domain}\t{v.domain}\t{v.path}")
+    path = tmp / "pairs.tsv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path, dump, len(rows) - 1
+
+
+def test_every_report_scores_the_baselines_on_the_same_utterances(pairs_with_dump, tmp_path):
+    path, dump, n = pairs_with_dump
+    res = evaluate_pairs(path, tmp_path / "out", EvalConfig(**FAST), dump=dump, log=lambda _: None, progress=False)
+    scores = json.loads((tmp_path / "out" / "scores.json").read_text())
+    assert list(scores["baselines"]) == ["source", "resynth", "statistical"]
+    for name, b in scores["baselines"].items():
+        assert b["description"] == B.BASELINES[name]
+        assert len(b["utterances"]) == n, name
+        assert {r["pair"] for r in b["utterances"]} == {r["id"] for r in scores["utterances"]}
+        for r in b["utterances"]:
+            assert (tmp_path / "out" / r["converted"]).is_file()
+            assert sf.info(str(tmp_path / "out" / r["converted"])).frames == sf.info(
+                str(tmp_path / "out" / r["source"])).frames
+    # "vc" here is the source itself, so the same code must give the source baseline the same scores
+    comp = scores["comparison"]["source"]
+    for key in ("mcd", "f0_corr", "lf0_rmse_centered", "vuv_error"):
+        assert comp[key]["diff"] == 0.0 and comp[key]["better"] == "tie", key
+    assert scores["summary"]["overall"]["f0_corr"]["mean"] == pytest.approx(1.0)
+    # the statistical conversion moves the register towards the target: its raw log-F0 distance from
+    # the source is about the distance between the domains' means (100, 160, 230 Hz)
+    stat = scores["baselines"]["statistical"]["summary"]["overall"]
+    assert stat["lf0_rmse"]["mean"] > 0.3 and stat["f0_corr"]["mean"] > 0.8
+    resynth = scores["baselines"]["resynth"]["summary"]["overall"]
+    assert resynth["lf0_rmse"]["mean"] < 0.1
+    # statistics came from the dump's training split, through its stats when they hold the moments
+    assert res.verdict.startswith("vs statistical baseline: ")
+    html = res.report_path.read_text(encoding="utf-8")
+    assert "Against simple baselines" in html and "baseline: statistical" in html and "vc − statistical" in html
+
+
+def test_baselines_can_be_switched_off_and_need_a_dump_for_statistics(pairs_with_dump, tmp_path):
+    path, dump, _ = pairs_with_dump
+    lines: list[str] = []
+    res = evaluate_pairs(path, tmp_path / "none", EvalConfig(**FAST, baselines=[]), dump=dump, log=lines.append,
+                         progress=False)
+    assert res.scores["baselines"] == {} and res.verdict == ""
+    res = evaluate_pairs(path, tmp_path / "nodump", EvalConfig(**FAST), log=lines.append, progress=False)
+    assert list(res.scores["baselines"]) == ["source", "resynth"]
+    assert "statistical baseline skipped" in res.scores["skipped"]["baseline_statistical"]
+    assert res.verdict.startswith("vs source baseline: ")
+    with pytest.raises(ValueError, match="unknown baseline 'vocoder'"):
+        EvalConfig(baselines=["vocoder"])

@@ -1,0 +1,156 @@
+"""Simple systems every evaluation scores beside the model, on the same utterances by the same code.
+
+* ``source``: no conversion; the source clip itself.
+* ``resynth``: WORLD analysis–resynthesis of the source (F0, spectral envelope and aperiodicity
+  unchanged): the ceiling of anything that goes through the WORLD vocoder.
+* ``statistical``: the classic signal-processing conversion. Log-F0 by the log-Gaussian transform of
+  the two domains' statistics; the WORLD coded spectral envelope by per-dimension mean/variance
+  matching, ``(c − μ_src) / σ_src · σ_tgt + μ_tgt``, with per-domain means and standard deviations
+  over the voiced frames of the training split; aperiodicity kept from the source.
+
+Every output's loudness is matched to its source as the converter does (so loudness differences do
+not decide the comparison) and its peak kept below full scale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from vc.features.config import FeatureConfig
+
+#: The systems in the order a report shows them, with what each one is.
+BASELINES: dict[str, str] = {
+    "source": "no conversion (the source itself)",
+    "resynth": "WORLD analysis-resynthesis of the source",
+    "statistical": "WORLD, log-Gaussian F0 + per-dimension mean/variance of the coded envelope",
+}
+
+
+def world_config(features: FeatureConfig) -> FeatureConfig:
+    """The WORLD settings the baselines analyse with: the experiment's own when it uses WORLD
+    features, else WORLD at its sampling rate, F0 method and range (36 coded dims, 5 ms)."""
+    if features.kind == "world":
+        return features
+    return FeatureConfig(kind="world", sample_rate=features.sample_rate, f0_method=features.f0_method,
+                         f0_floor=features.f0_floor, f0_ceil=features.f0_ceil)
+
+
+def match_loudness(out: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """``out`` scaled to the RMS of ``like`` (over their louder frames), peak below 0.99."""
+    from vc.convert.converter import _rms
+
+    out = np.asarray(out, dtype=np.float32)
+    if len(out) < len(like):
+        out = np.pad(out, (0, len(like) - len(out)))
+    out = out[: len(like)] * (_rms(like) / _rms(out))
+    peak = float(np.max(np.abs(out))) if len(out) else 0.0
+    return (out * (0.99 / peak) if peak > 0.99 else out).astype(np.float32)
+
+
+def resynthesize(wav: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """WORLD analysis–resynthesis of ``wav`` with the WORLD config ``cfg``, same length and loudness."""
+    from vc.features import world
+
+    sp, f0, ap = world.analyze(wav, cfg)
+    return match_loudness(world.synthesize(sp, f0, ap, cfg), wav)
+
+
+@dataclass
+class DomainSpectra:
+    """Per-dimension statistics of one domain's coded spectral envelope (voiced frames)."""
+
+    mean: np.ndarray
+    """``(Q,)``"""
+    std: np.ndarray
+    """``(Q,)``, floored so a constant dimension cannot blow up the ratio."""
+    lf0_mean: float
+    lf0_std: float
+
+
+class StatisticalConversion:
+    """The statistical baseline (module docstring). Build it with :meth:`fit`."""
+
+    def __init__(self, cfg: FeatureConfig, domains: dict[str, DomainSpectra]) -> None:
+        self.cfg = cfg
+        self.domains = domains
+
+    @classmethod
+    def fit(cls, cfg: FeatureConfig, clips: dict[str, list[np.ndarray]]) -> StatisticalConversion:
+        """Statistics of each domain from its clips (waveforms at ``cfg.sample_rate``).
+
+        A domain with fewer than two voiced frames in all its clips is a ValueError naming it.
+        """
+        from vc.features import world
+
+        domains = {}
+        for name, wavs in clips.items():
+            sps, lf0s = [], []
+            for wav in wavs:
+                sp, f0, _ = world.analyze(wav, cfg)
+                sps.append(sp[f0 > 0])
+                lf0s.append(np.log(f0[f0 > 0]))
+            domains[name] = cls.spectra(np.concatenate(sps) if sps else np.zeros((0, cfg.dim)),
+                                        np.concatenate(lf0s) if lf0s else np.zeros(0), name)
+        return cls(cfg, domains)
+
+    @staticmethod
+    def spectra(voiced_sp: np.ndarray, lf0: np.ndarray, name: str = "") -> DomainSpectra:
+        """``voiced_sp (M, Q)`` coded envelope and ``lf0 (M,)`` log-F0 of voiced frames -> statistics."""
+        if len(voiced_sp) < 2 or len(lf0) < 2:
+            raise ValueError(f"domain {name!r}: too few voiced frames for the statistical baseline")
+        return DomainSpectra(voiced_sp.mean(0), np.maximum(voiced_sp.std(0), 1e-3),
+                             float(lf0.mean()), float(max(lf0.std(), 1e-3)))
+
+    def convert_features(self, sp: np.ndarray, f0: np.ndarray, src: str, tgt: str) -> tuple[np.ndarray, np.ndarray]:
+        """``sp (N, Q)`` coded envelope and ``f0 (N,)`` Hz of a ``src`` clip -> ``tgt``'s statistics."""
+        s, t = self.domains[src], self.domains[tgt]
+        sp_out = (sp - s.mean) / s.std * t.std + t.mean
+        f0_out = np.zeros_like(f0)
+        voiced = f0 > 0
+        f0_out[voiced] = np.exp((np.log(f0[voiced]) - s.lf0_mean) / s.lf0_std * t.lf0_std + t.lf0_mean)
+        return sp_out.astype(np.float64), f0_out
+
+    def __call__(self, wav: np.ndarray, src: str, tgt: str) -> np.ndarray:
+        """Convert ``wav`` (at ``cfg.sample_rate``) from domain ``src`` to ``tgt``; same length and loudness."""
+        from vc.features import world
+
+        sp, f0, ap = world.analyze(wav, self.cfg)
+        sp_out, f0_out = self.convert_features(sp, f0, src, tgt)
+        return match_loudness(world.synthesize(sp_out, f0_out, ap, self.cfg), wav)
+
+
+def fit_from_dump(dump, max_utts: int = 20, log=None) -> StatisticalConversion:
+    """The statistical baseline fitted on (up to ``max_utts`` per domain of) a dump's training split.
+
+    With WORLD features the dump's cached features are used as they are; otherwise the training audio
+    is analysed with :func:`world_config` of the dump's features.
+    """
+    from vc.audio import load
+    from vc.errors import VCError
+
+    cfg = world_config(dump.features_cfg)
+    train = dump.utterances("train")
+    domains = {}
+    for d in dump.domains:
+        utts = sorted((u for u in train if u.domain == d), key=lambda u: u.utt_id)[: max_utts or None]
+        sps, lf0s = [], []
+        for u in utts:
+            try:
+                if dump.features_cfg.kind == "world":
+                    feats = dump.load(u.utt_id)
+                    sp, f0 = feats.feats, feats.f0
+                else:
+                    from vc.features import world
+
+                    sp, f0, _ = world.analyze(load(u.path, cfg.sample_rate), cfg)
+            except VCError as exc:
+                if log:
+                    log(f"statistical baseline: {u.path} unusable ({str(exc).splitlines()[0]})")
+                continue
+            sps.append(sp[f0 > 0])
+            lf0s.append(np.log(f0[f0 > 0]))
+        domains[d] = StatisticalConversion.spectra(
+            np.concatenate(sps) if sps else np.zeros((0, cfg.dim)), np.concatenate(lf0s) if lf0s else np.zeros(0), d)
+    return StatisticalConversion(cfg, domains)
