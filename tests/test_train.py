@@ -126,3 +126,17 @@ def test_distributed_two_gloo_processes(prepared_dump, tmp_path):
     proc = _run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                  "-m", "vc.cli.train", str(conf), "--device", "cpu"], tmp_path)
     assert ckpt.newest_checkpoint(out).name == "step_00000004.pt", proc.stderr
+
+
+def test_eta_is_that_of_whichever_limit_comes_first():
+    from vc.train.loop import eta_seconds, format_eta
+
+    # 100 steps in 50 s (2 steps/s), 9900 to go: 4950 s by steps, but a 5-minute limit ends it in 250 s.
+    assert eta_seconds(100, 9900, 50.0, 5.0) == pytest.approx(250.0)
+    # A generous time limit: the step limit comes first.
+    assert eta_seconds(100, 100, 50.0, 60.0) == pytest.approx(50.0)
+    # No time limit; past the time limit; no steps yet.
+    assert eta_seconds(10, 10, 5.0, 0.0) == pytest.approx(5.0)
+    assert eta_seconds(10, 10, 400.0, 5.0) == 0.0
+    assert eta_seconds(0, 10, 1.0, 0.0) == float("inf")
+    assert format_eta(3725.0) == "1:02:05" and format_eta(65) == "01:05" and format_eta(float("inf")) == "?"
