@@ -9,7 +9,7 @@ import pytest
 import torch
 from synth import speech_like
 
-from vc.errors import FingerprintError
+from vc.errors import DataError, FingerprintError
 from vc.features import FeatureConfig, Stats, StatsAccumulator, check_fingerprint, extract, logmel, world_synthesize
 from vc.vocoders.pwg_compat import import_pwg
 
@@ -144,6 +144,48 @@ def test_stats_normalize_round_trip_and_file(tmp_path, feature_cfg):
     np.testing.assert_array_equal(again.scale, stats.scale)
     assert again.lf0_std == stats.lf0_std and again.domains == stats.domains
     assert again.fingerprint == feature_cfg.fingerprint()
+
+
+def test_per_domain_moments_over_voiced_frames(tmp_path, feature_cfg):
+    rng = np.random.default_rng(3)
+    acc = StatsAccumulator(3, ["a", "b", "silent"])
+    frames = {"a": [], "b": []}
+    for i in range(6):
+        d = "ab"[i % 2]
+        feats = rng.normal(2.0 if d == "a" else -1.0, 1.0 + i % 2, size=(40, 3))
+        voiced = rng.random(40) < 0.5
+        feats[~voiced] = 50.0  # unvoiced frames must not count
+        acc.add(feats, np.where(voiced, 120.0, 0.0), d)
+        frames[d].append(feats[voiced])
+    acc.add(rng.normal(size=(5, 3)), np.zeros(5), "silent")  # no voiced frame at all
+    stats = acc.finish()
+    for d in "ab":
+        mean, std = stats.domain_moments(d, normalized=False)
+        every = np.concatenate(frames[d])
+        np.testing.assert_allclose(mean, every.mean(0), rtol=1e-10)
+        np.testing.assert_allclose(std, every.std(0), rtol=1e-10)
+        nmean, nstd = stats.domain_moments(d)  # in the normalised space the model works in
+        np.testing.assert_allclose(nmean, (every.mean(0) - stats.mean) / stats.scale, rtol=1e-10)
+        np.testing.assert_allclose(nstd, every.std(0) / stats.scale, rtol=1e-10)
+    # a domain without voiced frames gets the global moments: its shift is the identity
+    np.testing.assert_allclose(stats.domain_moments("silent")[0], 0.0, atol=1e-12)
+    np.testing.assert_allclose(stats.domain_moments("silent")[1], 1.0, rtol=1e-12)
+
+    path = tmp_path / "stats.h5"
+    stats.save(path, feature_cfg)
+    back = Stats.load(path)
+    again = Stats.from_dict(back.to_dict())
+    for d in ("a", "b", "silent"):
+        for loaded in (back, again):
+            np.testing.assert_array_equal(loaded.domain_moments(d)[0], stats.domain_moments(d)[0])
+            np.testing.assert_array_equal(loaded.domain_moments(d)[1], stats.domain_moments(d)[1])
+    assert back.has_domain_moments
+
+    # statistics from before per-domain moments existed: a clear way out
+    old = Stats(stats.mean, stats.scale, stats.lf0_mean, stats.lf0_std, stats.domains)
+    assert not old.has_domain_moments
+    with pytest.raises(DataError, match="re-run vc-prep"):
+        old.domain_moments("a")
 
 
 def test_f0_normalisation_and_conversion():

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 from vc.config import ExperimentConfig
 from vc.errors import ConfigError
 from vc.losses import ADV_KINDS, d_adv_loss, g_adv_loss, r1_penalty
-from vc.losses.stargan_v2 import d_loss, dev_losses, ds_weight, frame_energy, g_loss
+from vc.losses.stargan_v2 import d_loss, dev_losses, ds_weight, frame_energy, g_loss, norm_consistency_loss
 from vc.models import get_family
 from vc.models.config import ModelConfig
 from vc.models.f0net import F0Net, pitch_consistency_loss
@@ -104,6 +105,73 @@ def test_pitch_consistency_keeps_intonation_allows_register_shift():
 def test_frame_energy_is_mean_over_rows():
     x = torch.arange(12.0).reshape(1, 1, 3, 4)
     assert torch.equal(frame_energy(x), torch.tensor([[4.0, 5.0, 6.0, 7.0]]))
+    assert torch.equal(frame_energy(x, "mel"), frame_energy(x))
+
+
+def test_norm_loss_on_world_follows_loudness_not_spectral_shape():
+    """On WORLD's coded envelope a gain moves only c0 (row 0): the norm loss must follow that row and
+    leave the other 35, the spectral shape, to the conversion."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 1, 36, 50)
+    reshaped = x.clone()
+    reshaped[:, :, 1:] = torch.randn(2, 1, 35, 50) * 3  # a completely different spectral shape
+    assert float(norm_consistency_loss(x, reshaped, "world")) == 0.0
+    louder = x.clone()
+    louder[:, :, 0] += 0.5
+    assert float(norm_consistency_loss(x, louder, "world")) == pytest.approx(0.5)
+    # the mel proxy (mean over rows) would have charged the reshaped spectrum as an energy change
+    assert float(norm_consistency_loss(x, reshaped, "mel")) > 0.1
+    # and the training loss reads the kind from the experiment's features: a "generator" that keeps
+    # row 0 and flattens every other row costs nothing on WORLD features, and a lot on mel ones
+    class Reshaper(torch.nn.Module):
+        def forward(self, x, s, f0n=None):
+            out = x.clone()
+            out[:, :, 1:] = 7.0
+            return out
+
+    fam, cfg, nets, aux = setup_family(with_f0=False)
+    nets["generator"] = Reshaper()
+    cfg.features.kind = "world"
+    _, logs = g_loss(nets, make_batch(), 0, cfg, aux)
+    assert logs["norm"] == 0.0
+    cfg.features.kind = "mel"
+    _, logs = g_loss(nets, make_batch(), 0, cfg, aux)
+    assert logs["norm"] > 1.0
+
+
+class PatchStub(torch.nn.Module):
+    """A discriminator whose per-patch logits are fixed offsets plus a linear function of the input."""
+
+    def __init__(self, offsets: torch.Tensor):
+        super().__init__()
+        self.offsets = offsets  # (P,)
+        self.w = torch.nn.Parameter(torch.zeros(()))
+
+    def patch_logits(self, x):
+        b = x.shape[0]
+        return self.offsets.expand(b, 2, -1) + self.w * x.mean(dim=(1, 2, 3))[:, None, None]
+
+    def patch_logits_and_classes(self, x):
+        return self.patch_logits(x), torch.zeros(x.shape[0], 2)
+
+
+@pytest.mark.parametrize("per_patch", [True, False])
+def test_adversarial_loss_sees_every_patch(per_patch):
+    """Clips with one fake-looking patch among real-looking ones: judged per patch (PatchGAN) that patch
+    costs the discriminator; averaged first, +10 and -10 cancel and D sees a clip it cannot call."""
+    fam, cfg, nets, aux = setup_family(with_f0=False)
+    cfg.loss.adv_per_patch = per_patch
+    cfg.loss.lambda_r1 = 0.0
+    nets["discriminator"] = PatchStub(torch.tensor([10.0, -10.0, 10.0, -10.0]))
+    batch = make_batch(b=2)
+    batch["y"], batch["y_ref"] = torch.tensor([0, 1]), torch.tensor([1, 0])
+    _, logs = fam.d_loss(nets, batch, 0, cfg, aux)
+    if per_patch:  # half the patches of every real clip score -10: softplus(10) / 2 each
+        assert logs["d_real"] == pytest.approx(torch.nn.functional.softplus(torch.tensor(10.0)).item() / 2, rel=1e-3)
+    else:  # the mean logit is 0: log 2
+        assert logs["d_real"] == pytest.approx(np.log(2.0), rel=1e-4)
+    _, glogs = fam.g_loss(nets, batch, 0, cfg, aux)
+    assert glogs["adv"] == pytest.approx(logs["d_real"], rel=1e-3)  # G faces the same patches on its fakes
 
 
 def make_batch(q: int = 36, n: int = 33, b: int = 4, seed: int = 0) -> dict:
@@ -222,3 +290,24 @@ def test_branches_both_or_split(split):
     gl, glogs = g_loss(nets, batch, 100, cfg, aux)
     assert torch.isfinite(dl) and torch.isfinite(gl) and "adv_cls" in glogs
     assert rows == [4 if split else 8] * 4  # D's fakes; G: fake, diversity target, cycle
+
+
+def test_statistical_base_cycle_goes_back_through_the_reverse_shift():
+    """With an untrained (zero) correction the conversion is the statistical one, and the cycle's way
+    back shifts it from the target's moments to the source's: x comes back exactly."""
+    torch.manual_seed(0)
+    cfg = tiny_config(generator_base="statistical")
+    fam = get_family("stargan_v2")
+    nets = fam.build(cfg, 36, 3)
+    moments = nets["moments"]
+    moments.mean.copy_(torch.randn(3, 36))
+    moments.std.copy_(torch.rand(3, 36) + 0.5)
+    batch = make_batch()
+    loss, logs = fam.g_loss(nets, batch, 0, cfg, {})
+    assert logs["cyc"] < 1e-5 and logs["norm"] < 1e-5
+    dev = fam.dev_losses(nets, batch, cfg, {})
+    assert dev["cyc"] < 1e-5
+    dl, dlogs = fam.d_loss(nets, batch, 0, cfg, {})
+    assert torch.isfinite(loss) and torch.isfinite(dl)
+    loss.backward()
+    assert nets["generator"].to_out[-1].weight.grad.abs().sum() > 0

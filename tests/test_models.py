@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -60,6 +61,10 @@ def _run(name: str, cfg: ModelConfig, q: int, n: int) -> tuple[torch.nn.Module, 
         assert net(x, y).shape == (2,)
         assert torch.allclose(net(x, y), adv[torch.arange(2), y])
         assert torch.allclose(net.classify(x), cls) and torch.allclose(net.all_logits(x), adv)
+        patches, cls2 = net.patch_logits_and_classes(x)
+        assert patches.shape[:2] == (2, K) and patches.shape[2] > 1  # one logit per patch of the last map
+        assert torch.allclose(patches.mean(dim=2), adv) and torch.allclose(cls2, cls)
+        assert torch.allclose(net.patch_logits(x), patches)
         out = torch.cat([adv, cls], dim=1)
     elif name == "f0_net":
         net = F0Net(cfg, q)
@@ -153,6 +158,67 @@ def test_family_build_style_convert_judge():
     assert fam.judge_domain(nets, x[:1]).shape == (3,)
     with pytest.raises(ValueError):
         fam.style(nets, 0, z=torch.randn(1, 8), ref=x)
+
+
+def test_residual_generator_starts_as_the_identity_and_learns_a_correction():
+    torch.manual_seed(0)
+    g = Generator(8, 32, 2, 1, 16, residual=True)
+    x, s = torch.randn(2, 1, 36, 40), torch.randn(2, 16)
+    assert torch.equal(g(x, s, _f0n(40)), x)  # the correction's last layer starts at zero
+    g(x, s, _f0n(40)).square().mean().backward()
+    assert g.to_out[-1].weight.grad.abs().sum() > 0  # ...and is trained from the first step
+    plain = Generator(8, 32, 2, 1, 16)
+    assert not torch.allclose(plain(x, s, _f0n(40)), x)
+
+
+def test_statistical_base_converts_by_the_domain_moments():
+    from vc.features.stats import Stats
+    from vc.models.moments import Shift, apply_shift, clip_moments
+
+    torch.manual_seed(0)
+    q, k = 36, 3
+    fam = get_family("stargan_v2")
+    nets = fam.build(tiny_config(generator_base="statistical"), q, k)
+    assert set(nets) == {"generator", "mapping", "style_encoder", "discriminator", "moments"}
+    assert not list(nets["moments"].parameters())  # statistics, not weights: nothing for an optimiser
+    rng = np.random.default_rng(0)
+    means = {d: rng.normal(size=q) * 2 for d in "abc"}
+    stds = {d: rng.uniform(0.5, 2.0, size=q) for d in "abc"}
+    stats = Stats(np.zeros(q), np.full(q, 2.0), {d: 5.0 for d in "abc"}, {d: 0.2 for d in "abc"}, list("abc"),
+                  domain_mean=means, domain_std=stds)
+    fam.init_from_stats(nets, stats, list("abc"))
+    x, f0n = torch.randn(1, 1, q, 30), _f0n(30)[:1]
+    style = fam.style(nets, 2, z=torch.randn(1, 8))
+    out = fam.convert(nets, x, f0n, 0, 2, style)
+    # an untrained residual adds nothing: the output is the statistical conversion a -> c, row by row
+    # (moments in the normalised space: (raw - mean) / scale with scale 2)
+    want = (x[0, 0].double().numpy() - means["a"][:, None] / 2) / (stds["a"][:, None] / 2) * (
+        stds["c"][:, None] / 2) + means["c"][:, None] / 2
+    np.testing.assert_allclose(out[0, 0].double().numpy(), want, rtol=1e-4, atol=1e-4)
+    # a source of unknown domain needs its own moments
+    with pytest.raises(ValueError, match="source domain or a shift"):
+        fam.convert(nets, x, f0n, -1, 2, style)
+    mean, std = clip_moments(x)
+    tgt_mean, tgt_std = nets["moments"](torch.tensor([2]))
+    out = fam.convert(nets, x, f0n, -1, 2, style, shift=Shift(mean, std, tgt_mean, tgt_std))
+    assert torch.allclose(out, apply_shift(x, Shift(mean, std, tgt_mean, tgt_std)))
+    # ...after which each row has the target's mean and standard deviation exactly
+    assert torch.allclose(out[0, 0].mean(1), tgt_mean[0], atol=1e-4)
+    assert torch.allclose(out[0, 0].std(1, unbiased=False), tgt_std[0], atol=1e-4)
+
+
+def test_clip_moments_use_voiced_frames():
+    from vc.models.moments import clip_moments
+
+    x = torch.zeros(1, 1, 2, 40)
+    voiced = torch.zeros(40)
+    voiced[:20] = 1
+    x[0, 0, :, :20] = torch.tensor([[1.0, 3.0] * 10, [5.0] * 20])
+    x[0, 0, :, 20:] = 100.0  # silence must not move the voice's moments
+    mean, std = clip_moments(x, voiced)
+    assert torch.allclose(mean, torch.tensor([[2.0, 5.0]])) and std[0, 0] == pytest.approx(1.0)
+    assert std[0, 1] > 0  # floored, never zero
+    assert clip_moments(x, torch.zeros(40))[0][0, 0] > 10  # too few voiced frames: every frame counts
 
 
 def test_model_config_rejects_nonsense():

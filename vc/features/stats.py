@@ -6,6 +6,8 @@ File layout (``stats.h5``)::
     scale           (Q,) float64   per-dimension standard deviation (floored, see SCALE_FLOOR)
     lf0/<domain>    (2,) float64   [mean, std] of log F0 (natural log, Hz) over voiced frames
     lf0.attrs["domains"]           JSON list: the domain order
+    domain/<domain> (2, Q) float64 [mean, std] per dimension of that domain's features over its voiced
+                                   frames (the statistical conversion; absent in files of vc < 0.2)
     attrs["features"]              JSON of the FeatureConfig;  attrs["fingerprint"]
 
 ``mean`` and ``scale`` are what parallel-wavegan's ``compute_statistics`` writes (it stores float32;
@@ -59,6 +61,9 @@ class Stats:
         lf0_mean, lf0_std: per-domain log-F0 mean and standard deviation (natural log of Hz).
         domains: domain names in index order (``f0_normalized``/``convert_f0`` take a name or index).
         features, fingerprint: the feature config dict and fingerprint the statistics belong to.
+        domain_mean, domain_std: per-domain ``(Q,)`` feature mean and standard deviation over the
+            domain's voiced training frames (raw features, not normalised); empty for statistics
+            written before they existed (:meth:`domain_moments` then says to re-run vc-prep).
     """
 
     def __init__(
@@ -70,6 +75,8 @@ class Stats:
         domains: list[str] | None = None,
         features: dict | None = None,
         fingerprint: str | None = None,
+        domain_mean: dict[str, np.ndarray] | None = None,
+        domain_std: dict[str, np.ndarray] | None = None,
     ) -> None:
         self.mean = np.asarray(mean, dtype=np.float64)
         self.scale = np.asarray(scale, dtype=np.float64)
@@ -78,6 +85,8 @@ class Stats:
         self.domains = list(domains) if domains is not None else list(self.lf0_mean)
         self.features = features
         self.fingerprint = fingerprint
+        self.domain_mean = {k: np.asarray(v, dtype=np.float64) for k, v in (domain_mean or {}).items()}
+        self.domain_std = {k: np.asarray(v, dtype=np.float64) for k, v in (domain_std or {}).items()}
 
     @property
     def dim(self) -> int:
@@ -92,6 +101,28 @@ class Stats:
     def denormalize(self, feats: Any, axis: int = -1) -> Any:
         """Inverse of :meth:`normalize`."""
         return feats * _vector(self.scale, feats, axis) + _vector(self.mean, feats, axis)
+
+    def domain_moments(self, domain: str | int, normalized: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """``(mean (Q,), std (Q,))`` of a domain's features over its voiced training frames, in the
+        normalised feature space (``normalized``) or in raw feature units.
+
+        Raises:
+            DataError: the statistics predate per-domain feature moments (re-run vc-prep).
+        """
+        d = self._domain(domain)
+        if d not in self.domain_mean:
+            raise DataError(
+                f"the feature statistics hold no per-domain moments for {d!r} (written by an older vc-prep); "
+                "re-run vc-prep on the corpus"
+            )
+        mu, sd = self.domain_mean[d], self.domain_std[d]
+        if normalized:
+            return (mu - self.mean) / self.scale, sd / self.scale
+        return mu.copy(), sd.copy()
+
+    @property
+    def has_domain_moments(self) -> bool:
+        return bool(self.domains) and all(d in self.domain_mean for d in self.domains)
 
     # --- F0 -------------------------------------------------------------------------------------
     def _domain(self, domain: str | int) -> str:
@@ -149,6 +180,8 @@ class Stats:
             "domains": list(self.domains),
             "features": self.features,
             "fingerprint": self.fingerprint,
+            "domain_mean": {k: v.tolist() for k, v in self.domain_mean.items()},
+            "domain_std": {k: v.tolist() for k, v in self.domain_std.items()},
         }
 
     @classmethod
@@ -162,6 +195,8 @@ class Stats:
             data.get("domains"),
             data.get("features"),
             data.get("fingerprint"),
+            data.get("domain_mean"),
+            data.get("domain_std"),
         )
 
     # --- files ----------------------------------------------------------------------------------
@@ -175,6 +210,11 @@ class Stats:
             grp.attrs["domains"] = json.dumps(self.domains, ensure_ascii=False)
             for d in self.domains:
                 grp.create_dataset(d, data=np.array([self.lf0_mean[d], self.lf0_std[d]], dtype=np.float64))
+            if self.domain_mean:
+                grp = h5.create_group("domain")
+                for d in self.domains:
+                    if d in self.domain_mean:
+                        grp.create_dataset(d, data=np.stack([self.domain_mean[d], self.domain_std[d]]))
             h5.attrs["features"] = json.dumps(cfg.to_dict(), sort_keys=True)
             h5.attrs["fingerprint"] = cfg.fingerprint()
         self.features, self.fingerprint = cfg.to_dict(), cfg.fingerprint()
@@ -201,13 +241,17 @@ class Stats:
                     domains = json.loads(grp.attrs["domains"]) if "domains" in grp.attrs else sorted(grp)
                     for d in domains:
                         lf0_mean[d], lf0_std[d] = (float(v) for v in grp[d][()])
+                dom_mean, dom_std = {}, {}
+                if "domain" in h5:
+                    for d in h5["domain"]:
+                        dom_mean[d], dom_std[d] = h5["domain"][d][()]
         except (OSError, KeyError, ValueError) as exc:
             raise DataError(f"{path}: not a readable statistics file ({exc})") from None
         if expected is not None:
             if features is None:
                 raise DataError(f"{path}: statistics file holds no feature config; re-run vc-prep")
             check_fingerprint(expected, features, str(path))
-        return cls(mean, scale, lf0_mean, lf0_std, domains, features, fingerprint)
+        return cls(mean, scale, lf0_mean, lf0_std, domains, features, fingerprint, dom_mean, dom_std)
 
 
 class _Moments:
@@ -250,11 +294,13 @@ class StatsAccumulator:
         self.domains = list(domains)
         self.feats = _Moments(dim)
         self.lf0 = {d: _Moments() for d in self.domains}
+        self.voiced_feats = {d: _Moments(dim) for d in self.domains}
 
     def add(self, feats: np.ndarray, f0: np.ndarray, domain: str) -> None:
         self.feats.add(feats)
         voiced = f0 > 0
         self.lf0[domain].add(np.log(f0[voiced].astype(np.float64)))
+        self.voiced_feats[domain].add(feats[voiced])
 
     def finish(self) -> Stats:
         """The statistics; a domain without voiced training frames borrows the pooled log-F0 ones.
@@ -276,7 +322,14 @@ class StatsAccumulator:
             src = m if m.n else pooled
             lf0_mean[d] = float(src.mean)
             lf0_std[d] = float(max(src.std, LF0_STD_FLOOR))
-        return Stats(self.feats.mean, scale, lf0_mean, lf0_std, self.domains)
+        # Per-domain feature moments over voiced frames; a domain with fewer than two voiced frames
+        # borrows the moments of all its frames' pool (the global ones), so the shift is the identity.
+        dom_mean, dom_std = {}, {}
+        for d, m in self.voiced_feats.items():
+            use = m if m.n >= 2 else self.feats
+            dom_mean[d], dom_std[d] = use.mean.copy(), np.maximum(use.std, SCALE_FLOOR)
+        return Stats(self.feats.mean, scale, lf0_mean, lf0_std, self.domains, domain_mean=dom_mean,
+                     domain_std=dom_std)
 
     def unvoiced_domains(self) -> list[str]:
         """Domains that had no voiced training frame (they use pooled log-F0 statistics)."""

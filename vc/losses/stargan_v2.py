@@ -17,10 +17,16 @@ Generator (:func:`g_loss`)::
 
 * ``sty``  ‖s̃ − E_ỹ(G(x, s̃))‖₁, ``ds`` ‖G(x, s̃₁) − G(x, s̃₂)‖₁ (s̃₂ from z₂ / x_ref2, no grad),
   ``cyc`` ‖x − G(G(x, s̃), E_y(x))‖₁;
-* ``norm``: per-frame energy of the conversion follows the source. The energy proxy is the mean
-  over Q of the normalised feature image: features are z-scored per row, so this is an affine
-  function of the frame's mean log-magnitude (each row weighted by 1/its scale) — a loudness
-  contour that needs no statistics and no magic constants. L1 over frames.
+* ``norm``: per-frame energy of the conversion follows the source (:func:`frame_energy`), L1 over
+  frames. On log-mel features the energy proxy is the mean over Q of the normalised image (an affine
+  function of the frame's mean log-magnitude); on WORLD's coded envelope, a cepstrum in which a gain
+  moves only c0, it is row 0 alone, so the loss follows loudness and leaves the spectral shape free.
+* adversarial terms judge every patch of D's last feature map (PatchGAN) with ``loss.adv_per_patch``
+  (default), or the patch-averaged logit per clip without it.
+* with ``model.generator_base: statistical`` the generator converts the statistical conversion of
+  ``x`` (:mod:`vc.models.moments`) instead of ``x`` itself, in every pass (the cycle's way back
+  shifts the conversion from the target's moments to the source's); the energy the norm term
+  compares with is that of the generator's input.
 * ``f0``: :func:`vc.models.f0net.pitch_consistency_loss` when ``aux["f0_net"]`` exists and
   ``λ_f0 > 0``.
 
@@ -58,14 +64,24 @@ def ds_weight(step: int, loss_cfg: Any) -> float:
     return float(loss_cfg.lambda_ds) * max(0.0, 1.0 - step / loss_cfg.ds_decay_steps)
 
 
-def frame_energy(x: torch.Tensor) -> torch.Tensor:
-    """Loudness proxy of a normalised feature image: ``x (B, 1, Q, N) -> (B, N)``, mean over Q."""
+def frame_energy(x: torch.Tensor, kind: str = "mel") -> torch.Tensor:
+    """Loudness proxy of a normalised feature image: ``x (B, 1, Q, N) -> (B, N)``.
+
+    ``kind`` is ``features.kind``: for ``mel`` the mean over Q; for ``world`` row 0 (c0 of the coded
+    envelope, the log power; the other rows are spectral shape, which a gain leaves unchanged)."""
+    if kind == "world":
+        return x[:, 0, 0, :].float()
     return x.float().mean(dim=(1, 2))
 
 
-def norm_consistency_loss(x_real: torch.Tensor, x_fake: torch.Tensor) -> torch.Tensor:
+def norm_consistency_loss(x_real: torch.Tensor, x_fake: torch.Tensor, kind: str = "mel") -> torch.Tensor:
     """L1 between the per-frame energies of source and conversion (see the module docstring)."""
-    return (frame_energy(x_fake) - frame_energy(x_real)).abs().mean()
+    return (frame_energy(x_fake, kind) - frame_energy(x_real, kind)).abs().mean()
+
+
+def _feature_kind(cfg: Any) -> str:
+    features = getattr(cfg, "features", None)
+    return getattr(features, "kind", "mel")
 
 
 def l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -93,8 +109,22 @@ def _no_autocast(device: torch.device):
 
 
 def _pick(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """``logits (B, K)`` read at ``y (B,)`` -> ``(B,)``."""
+    """``logits (B, K[, P])`` read at ``y (B,)`` -> ``(B[, P])``."""
     return logits[torch.arange(logits.shape[0], device=logits.device), y]
+
+
+def _judge(D: nn.Module, x: torch.Tensor, y: torch.Tensor, per_patch: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """D's real/fake logits for ``x`` read at ``y``, ``(B, P)`` per patch or ``(B,)`` patch-averaged,
+    and its source-classifier logits ``(B, K)``."""
+    adv, cls = D.patch_logits_and_classes(x)
+    return _pick(adv if per_patch else adv.mean(dim=2), y), cls
+
+
+def _base(nets: Nets, x: torch.Tensor, y_src: torch.Tensor, y_tgt: torch.Tensor) -> torch.Tensor:
+    """The generator's input for converting ``x`` from ``y_src`` to ``y_tgt`` (see the module docstring)."""
+    from vc.models.stargan_v2 import generator_input
+
+    return generator_input(nets, x, y_src, y_tgt)
 
 
 def _masked_ce(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -155,15 +185,16 @@ def d_loss(nets: Nets, batch: Batch, step: int, cfg: Any, aux: Mapping[str, nn.M
 
     x_real = x.detach().float().requires_grad_(True)
     with _no_autocast(x.device):
-        real_logits = D(x_real, y)
-    loss_real = d_real_loss(real_logits, lc.adv_type)
-    loss_r1 = r1_penalty(real_logits, x_real) if lc.lambda_r1 > 0 else real_logits.new_zeros(())
+        real_logits = _pick(D.patch_logits(x_real), y)  # (B, P)
+    loss_real = d_real_loss(real_logits if lc.adv_per_patch else real_logits.mean(dim=1), lc.adv_type)
+    # R1 on each clip's patch-averaged logit, so its strength does not grow with the number of patches
+    loss_r1 = r1_penalty(real_logits.mean(dim=1), x_real) if lc.lambda_r1 > 0 else real_logits.new_zeros(())
 
-    with torch.no_grad():
-        x_fake = G(br.src(x), br.styles(nets, batch, "x_ref"), br.src(batch.get("f0n")))
     y_org2, y_trg2 = br.src(y), br.src(y_trg)
-    adv_logits, cls_logits = D.logits_and_classes(x_fake)
-    loss_fake = d_fake_loss(_pick(adv_logits, y_trg2), lc.adv_type)
+    with torch.no_grad():
+        x_fake = G(_base(nets, br.src(x), y_org2, y_trg2), br.styles(nets, batch, "x_ref"), br.src(batch.get("f0n")))
+    fake_logits, cls_logits = _judge(D, x_fake, y_trg2, lc.adv_per_patch)
+    loss_fake = d_fake_loss(fake_logits, lc.adv_type)
 
     logs = {"d_real": float(loss_real.detach()), "d_fake": float(loss_fake.detach()), "d_r1": float(loss_r1.detach())}
     loss_cls = loss_fake.new_zeros(())
@@ -187,10 +218,11 @@ def g_loss(nets: Nets, batch: Batch, step: int, cfg: Any, aux: Mapping[str, nn.M
     x2, f0n2, y_org2, y_trg2 = br.src(x), br.src(batch.get("f0n")), br.src(y), br.src(y_trg)
 
     s_trg = br.styles(nets, batch, "x_ref")  # (2B or B, S)
-    x_fake = G(x2, s_trg, f0n2)
+    x_in = _base(nets, x2, y_org2, y_trg2)
+    x_fake = G(x_in, s_trg, f0n2)
     with frozen(D):
-        adv_logits, cls_logits = D.logits_and_classes(x_fake)
-    loss_adv = g_adv_loss(_pick(adv_logits, y_trg2), lc.adv_type)
+        fake_logits, cls_logits = _judge(D, x_fake, y_trg2, lc.adv_per_patch)
+    loss_adv = g_adv_loss(fake_logits, lc.adv_type)
 
     loss_sty = l1(E(x_fake, y_trg2), s_trg)
 
@@ -198,14 +230,14 @@ def g_loss(nets: Nets, batch: Batch, step: int, cfg: Any, aux: Mapping[str, nn.M
     loss_ds = x_fake.new_zeros((), dtype=torch.float32)
     if lambda_ds > 0:
         with torch.no_grad():  # the second conversion is a fixed target, as in StarGAN v2
-            x_fake2 = G(x2, br.styles(nets, batch, "x_ref2"), f0n2)
+            x_fake2 = G(x_in, br.styles(nets, batch, "x_ref2"), f0n2)
         loss_ds = l1(x_fake, x_fake2)
 
     s_org = E(x, y)
-    x_rec = G(x_fake, br.src(s_org), f0n2)
+    x_rec = G(_base(nets, x_fake, y_trg2, y_org2), br.src(s_org), f0n2)
     loss_cyc = l1(x_rec, x2)
 
-    loss_norm = norm_consistency_loss(x2, x_fake)
+    loss_norm = norm_consistency_loss(x_in, x_fake, _feature_kind(cfg))
 
     loss_f0 = loss_cyc.new_zeros(())
     if _f0_active(cfg, aux):
@@ -241,11 +273,12 @@ def dev_losses(nets: Nets, batch: Batch, cfg: Any, aux: Mapping[str, nn.Module] 
     f0n = batch.get("f0n")
 
     s_trg = E(batch["x_ref"], y_trg)
-    x_fake = G(x, s_trg, f0n)
+    x_in = _base(nets, x, y, y_trg)
+    x_fake = G(x_in, s_trg, f0n)
     logs = {
         "sty": float(l1(E(x_fake, y_trg), s_trg)),
-        "cyc": float(l1(G(x_fake, E(x, y), f0n), x)),
-        "norm": float(norm_consistency_loss(x, x_fake)),
+        "cyc": float(l1(G(_base(nets, x_fake, y_trg, y), E(x, y), f0n), x)),
+        "norm": float(norm_consistency_loss(x_in, x_fake, _feature_kind(cfg))),
     }
     total = lc.lambda_sty * logs["sty"] + lc.lambda_cyc * logs["cyc"] + lc.lambda_norm * logs["norm"]
     if _f0_active(cfg, aux):

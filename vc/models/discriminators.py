@@ -1,13 +1,15 @@
 """Multi-domain discriminators, chosen by ``model.discriminator`` from a small registry.
 
-Every discriminator maps a feature image ``x (B, 1, Q, N)`` to per-patch, per-domain logits and
-averages them over patches. It shares one trunk between two 1×1 heads:
+Every discriminator maps a feature image ``x (B, 1, Q, N)`` to per-patch, per-domain logits. It
+shares one trunk between two 1×1 heads:
 
-* real/fake: ``D(x, y) -> (B,)`` read at domain ``y``; ``D.all_logits(x) -> (B, K)``;
+* real/fake: ``D.patch_logits(x) -> (B, K, P)``, one logit per patch (P = q·n of the last feature map)
+  and domain, which the losses judge patch by patch (PatchGAN, ``loss.adv_per_patch``);
+  ``D(x, y) -> (B,)`` and ``D.all_logits(x) -> (B, K)`` are their means over the patches;
 * source classifier: ``D.classify(x) -> (B, K)``, which domain a (converted) clip came from
-  (StarGAN v2-VC's adversarial source classifier).
+  (StarGAN v2-VC's adversarial source classifier), from the patch-averaged features.
 
-``D.logits_and_classes(x)`` returns both from one trunk pass (the losses use it).
+``D.patch_logits_and_classes(x)`` returns both from one trunk pass (the losses use it).
 """
 
 from __future__ import annotations
@@ -68,10 +70,19 @@ class _PatchDiscriminator(nn.Module):
     def _features(self, x: torch.Tensor) -> torch.Tensor:
         return self.trunk(pad_to_multiple(x, 1, minimum=self.min_size))
 
-    def logits_and_classes(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``x (B, 1, Q, N)`` -> real/fake logits ``(B, K)`` and source-class logits ``(B, K)``."""
+    def patch_logits_and_classes(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x (B, 1, Q, N)`` -> real/fake logits per patch ``(B, K, P)`` and source-class logits ``(B, K)``."""
         h = self._features(x)
-        return self.adv_head(h).mean(dim=(2, 3)), self.cls_head(h).mean(dim=(2, 3))
+        return self.adv_head(h).flatten(2), self.cls_head(h).mean(dim=(2, 3))
+
+    def logits_and_classes(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x (B, 1, Q, N)`` -> patch-averaged real/fake logits ``(B, K)`` and source-class logits ``(B, K)``."""
+        adv, cls = self.patch_logits_and_classes(x)
+        return adv.mean(dim=2), cls
+
+    def patch_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Real/fake logit of every patch and domain, ``(B, K, P)``."""
+        return self.adv_head(self._features(x)).flatten(2)
 
     def all_logits(self, x: torch.Tensor) -> torch.Tensor:
         """Real/fake logit of every domain, ``(B, K)``."""

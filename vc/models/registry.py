@@ -55,6 +55,9 @@ class ModelFamily:
     def build(self, cfg: Any, dim_q: int, num_domains: int) -> dict[str, nn.Module]:
         raise NotImplementedError
 
+    def init_from_stats(self, nets, stats, domains: list[str]) -> None:
+        """Fill nets that hold corpus statistics (called once before training; default: none do)."""
+
     def lr(self, name: str, train_cfg: TrainConfig) -> float:
         """Learning rate of net ``name``: ``lr_d`` for the discriminator nets, ``lr`` otherwise."""
         return train_cfg.lr_d if name in self.d_nets else train_cfg.lr
@@ -71,7 +74,9 @@ class ModelFamily:
     def style(self, nets, target: int, *, z=None, ref=None) -> torch.Tensor:
         raise NotImplementedError
 
-    def convert(self, nets, x, f0n, source: int, target: int, style) -> torch.Tensor:
+    def convert(self, nets, x, f0n, source: int, target: int, style, shift=None) -> torch.Tensor:
+        """``shift``: the source and target feature moments (:class:`vc.models.moments.Shift`) for
+        families that build on the statistical conversion; the others ignore it."""
         raise NotImplementedError
 
     def judge_domain(self, nets, ref) -> torch.Tensor:

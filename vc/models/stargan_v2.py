@@ -22,6 +22,7 @@ from torch import nn
 from vc.models.config import ModelConfig
 from vc.models.discriminators import build_discriminator
 from vc.models.layers import LRELU_SLOPE, AdainResBlk, DomainHeads, ResBlk, pad_to_multiple
+from vc.models.moments import DomainMoments, Shift, apply_shift
 from vc.models.registry import ModelFamily, register_family
 
 
@@ -48,10 +49,12 @@ class Generator(nn.Module):
         n_bottleneck: int = 2,
         style_dim: int = 64,
         f0_condition: bool = True,
+        residual: bool = False,
     ):
         super().__init__()
         self.n_down = n_down
         self.f0_condition = f0_condition
+        self.residual = residual
         dims = _channels(dim_in, max_conv_dim, n_down)
         n_cond = 2 if f0_condition else 0  # normalised log-F0 and voiced mask
         self.stem = nn.Conv2d(1 + n_cond, dim_in, 3, 1, 1)
@@ -68,14 +71,18 @@ class Generator(nn.Module):
         self.to_out = nn.Sequential(
             nn.InstanceNorm2d(dim_in, affine=True), nn.LeakyReLU(LRELU_SLOPE), nn.Conv2d(dim_in, 1, 1)
         )
+        if residual:  # the output is the input plus a correction that starts at exactly zero
+            nn.init.zeros_(self.to_out[-1].weight)
+            nn.init.zeros_(self.to_out[-1].bias)
 
     def forward(self, x: torch.Tensor, s: torch.Tensor, f0n: torch.Tensor | None = None) -> torch.Tensor:
         """``x (B, 1, Q, N)``, ``s (B, style_dim)``, ``f0n (B, N)`` (0 on unvoiced frames; None: all
         unvoiced) -> ``(B, 1, Q, N)``. Q and N may be anything: the input is padded to a multiple of
-        ``2**n_down`` and the output cropped back."""
+        ``2**n_down`` and the output cropped back. A ``residual`` generator returns ``x`` plus its output."""
         if x.dim() != 4 or x.shape[1] != 1:
             raise ValueError(f"Generator expects x of shape (B, 1, Q, N), got {tuple(x.shape)}")
         b, _, q, n = x.shape
+        x_in = x
         multiple = 2**self.n_down
         cond = None
         if self.f0_condition:
@@ -97,7 +104,8 @@ class Generator(nn.Module):
             h = h + self.f0_inject(pooled.to(h.dtype))
         for block in self.decode:
             h = block(h, s)
-        return self.to_out(h)[:, :, :q, :n]
+        out = self.to_out(h)[:, :, :q, :n]
+        return out + x_in if self.residual else out
 
 
 class MappingNetwork(nn.Module):
@@ -143,12 +151,12 @@ class StyleEncoder(nn.Module):
 
 
 def build_nets(cfg: ModelConfig, dim_q: int, num_domains: int) -> dict[str, nn.Module]:
-    """The four StarGAN v2 nets. ``dim_q`` is unused (the nets are fully convolutional) but kept so
-    every family builds from the same arguments."""
-    del dim_q
-    return {
+    """The four StarGAN v2 nets, plus ``moments`` (:class:`~vc.models.moments.DomainMoments`, buffers
+    only) when the generator refines the statistical conversion."""
+    nets: dict[str, nn.Module] = {
         "generator": Generator(
-            cfg.dim_in, cfg.max_conv_dim, cfg.n_down, cfg.n_bottleneck, cfg.style_dim, cfg.f0_condition
+            cfg.dim_in, cfg.max_conv_dim, cfg.n_down, cfg.n_bottleneck, cfg.style_dim, cfg.f0_condition,
+            residual=cfg.generator_base != "none",
         ),
         "mapping": MappingNetwork(
             cfg.latent_dim, cfg.style_dim, num_domains, cfg.mapping_hidden, cfg.mapping_layers
@@ -158,6 +166,22 @@ def build_nets(cfg: ModelConfig, dim_q: int, num_domains: int) -> dict[str, nn.M
         ),
         "discriminator": build_discriminator(cfg, num_domains),
     }
+    if cfg.generator_base == "statistical":
+        nets["moments"] = DomainMoments(num_domains, dim_q)
+    return nets
+
+
+def generator_input(nets, x: torch.Tensor, y_src: torch.Tensor | None, y_tgt: torch.Tensor | None,
+                    shift: Shift | None = None) -> torch.Tensor:
+    """What the generator converts: ``x (B, 1, Q, N)`` itself, or with ``nets["moments"]`` its
+    statistical conversion from ``y_src`` to ``y_tgt (B,)`` (or by an explicit ``shift``)."""
+    if "moments" not in nets:
+        return x
+    if shift is None:
+        if y_src is None or y_tgt is None:
+            raise ValueError("a generator on the statistical base needs the source and target domains or a shift")
+        shift = nets["moments"].shift(y_src, y_tgt)
+    return apply_shift(x, shift)
 
 
 def _domain(target: int, batch: int, device: torch.device) -> torch.Tensor:
@@ -176,8 +200,13 @@ class StarGANv2Family(ModelFamily):
 
     def build(self, cfg: Any, dim_q: int, num_domains: int) -> dict[str, nn.Module]:
         """``cfg``: the ExperimentConfig (or its ModelConfig). Keys: generator, mapping,
-        style_encoder, discriminator."""
+        style_encoder, discriminator [, moments]."""
         return build_nets(_model_cfg(cfg), dim_q, num_domains)
+
+    def init_from_stats(self, nets, stats, domains: list[str]) -> None:
+        """Fill ``nets["moments"]`` (statistical base) from the corpus statistics."""
+        if "moments" in nets:
+            nets["moments"].load_stats(stats, domains)
 
     def lr(self, name: str, train_cfg: Any) -> float:
         """``lr_f`` for the mapping network (StarGAN v2 trains it far slower), ``lr_d`` for D."""
@@ -217,11 +246,19 @@ class StarGANv2Family(ModelFamily):
         return mapping(z, _domain(target, z.shape[0], device)).mean(0, keepdim=True)
 
     @torch.no_grad()
-    def convert(self, nets, x, f0n, source, target, style) -> torch.Tensor:
+    def convert(self, nets, x, f0n, source, target, style, shift: Shift | None = None) -> torch.Tensor:
         """``x (B, 1, Q, N)``, ``f0n (B, N)``, ``style (1 or B, style_dim)`` -> ``(B, 1, Q, N)``.
-        ``source``/``target`` are implied by the style here; other families use them."""
-        del source, target
-        return nets["generator"](x, style.to(x.device).expand(x.shape[0], -1), f0n)
+
+        The style carries the target. On the statistical base the domains ``source``/``target``
+        (indices) give the shift, or ``shift`` does (a source of unknown domain: its own moments)."""
+        b = x.shape[0]
+        if "moments" in nets and shift is None:
+            if source is None or source < 0:
+                raise ValueError("convert(): the statistical base needs the source domain or a shift")
+            dev = nets["moments"].mean.device
+            shift = nets["moments"].shift(_domain(source, b, dev), _domain(target, b, dev))
+        x_in = generator_input(nets, x, None, None, shift)
+        return nets["generator"](x_in, style.to(x.device).expand(b, -1), f0n)
 
     @torch.no_grad()
     def judge_domain(self, nets, ref) -> torch.Tensor:

@@ -201,10 +201,10 @@ class StarGANVCFamily(CodeConditionedFamily):
         return vc_dev_losses(nets, batch, cfg, aux)
 
     @torch.no_grad()
-    def convert(self, nets, x, f0n, source, target, style) -> torch.Tensor:
+    def convert(self, nets, x, f0n, source, target, style, shift=None) -> torch.Tensor:
         """``x (B, 1, Q, N)``, ``style (1 or B, K)`` (the target code) -> ``(B, 1, Q, N)``.
         ``f0n`` and ``source`` are not used: G sees only the features and the target code."""
-        del f0n, source, target
+        del f0n, source, target, shift
         return nets["generator"](x, style.to(x.device).expand(x.shape[0], -1))
 
     @torch.no_grad()

@@ -178,10 +178,10 @@ class StarGANVC2Family(CodeConditionedFamily):
         return vc2_dev_losses(nets, batch, cfg, aux)
 
     @torch.no_grad()
-    def convert(self, nets, x, f0n, source, target, style) -> torch.Tensor:
+    def convert(self, nets, x, f0n, source, target, style, shift=None) -> torch.Tensor:
         """``x (B, 1, Q, N)`` from domain ``source`` with ``style (1 or B, K)`` (the target code) ->
         ``(B, 1, Q, N)``. A negative ``source`` (unknown) is judged per clip by :meth:`judge_domain`."""
-        del f0n, target
+        del f0n, target, shift
         gen = nets["generator"]
         b = x.shape[0]
         if source is None or int(source) < 0:

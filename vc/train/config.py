@@ -24,6 +24,9 @@ class LossConfig:
     lambda_adv_cls: float = 0.1
     """Adversarial source classifier: D learns which domain a fake came from, G learns to hide it."""
     adv_cls_start_step: int = 20000
+    adv_per_patch: bool = True
+    """StarGAN v2: the adversarial losses judge each patch of the discriminator's last feature map
+    (PatchGAN: every patch must look real) instead of the clip's patch-averaged logit."""
     split_branches: bool = False
     """StarGAN v2: convert half the batch with latent-guided styles and the other half with
     reference-guided ones, instead of every clip through both branches: half the generator compute

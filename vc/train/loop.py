@@ -60,6 +60,23 @@ def autocast_context(device: torch.device, amp: str):
 
 
 @torch.no_grad()
+def eta_seconds(steps_done: int, steps_left: int, elapsed: float, max_minutes: float) -> float:
+    """Seconds until training stops: at ``max_steps`` (``steps_left`` more at the rate so far) or at
+    the ``max_minutes`` wall-clock limit (0: none), whichever comes first."""
+    by_steps = steps_left * elapsed / steps_done if steps_done > 0 else float("inf")
+    by_time = max(0.0, max_minutes * 60.0 - elapsed) if max_minutes else float("inf")
+    return min(by_steps, by_time)
+
+
+def format_eta(seconds: float) -> str:
+    """``3725.0 -> '1:02:05'``, ``65 -> '01:05'``; unknown (inf) -> ``'?'``."""
+    if seconds == float("inf"):
+        return "?"
+    minutes, sec = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{sec:02d}" if hours else f"{minutes:02d}:{sec:02d}"
+
+
 def ema_update(ema: nn.Module, live: nn.Module, beta: float) -> None:
     for p_ema, p in zip(ema.parameters(), live.parameters()):
         p_ema.lerp_(p.detach(), 1.0 - beta)
@@ -112,6 +129,7 @@ class Trainer:
         self.nets: dict[str, nn.Module] = {
             name: net.to(device) for name, net in self.family.build(cfg, cfg.features.dim, len(self.domains)).items()
         }
+        self.family.init_from_stats(self.nets, self.dump.stats, self.domains)
         broadcast_parameters(self.nets.values(), info)
         self.ema = {name: copy.deepcopy(self.nets[name]).eval().requires_grad_(False) for name in self.family.ema_nets}
         self.optims = {
@@ -324,11 +342,15 @@ class Trainer:
             generator=torch.Generator().manual_seed(tcfg.seed + self.step),
             persistent_workers=tcfg.num_workers > 0,
         )
+        # tqdm's own ETA counts towards max_steps; a run that max_minutes ends first shows ours instead
+        # (see eta_seconds), in the postfix next to the losses.
         bar = tqdm(
             total=tcfg.max_steps, initial=self.step, desc="train", dynamic_ncols=True,
             disable=not info.is_main, file=sys.stderr, mininterval=1.0,
+            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}{postfix}]",
         )
         t_start = time.monotonic()
+        first_step = self.step
         last_saved = None
         stop_reason = "max_steps"
         batches = iter(loader)
@@ -353,8 +375,11 @@ class Trainer:
             self.step += 1
             bar.update(1)
             if self.step % tcfg.log_every == 0 or self.step == 1:
-                shown = {k: logs[k] for k in ("d", "g", "cyc", "sty", "adv") if k in logs}
-                bar.set_postfix({k: f"{v:.3f}" for k, v in shown.items()}, refresh=False)
+                shown = {k: f"{logs[k]:.3f}" for k in ("d", "g", "cyc", "sty", "adv") if k in logs}
+                eta = eta_seconds(self.step - first_step, tcfg.max_steps - self.step,
+                                  time.monotonic() - t_start, tcfg.max_minutes)
+                shown["eta"] = format_eta(eta)
+                bar.set_postfix(shown, refresh=False)
                 if self.writer:
                     for k, v in logs.items():
                         self.writer.add_scalar(f"train/{k}", v, self.step)
