@@ -13,6 +13,7 @@ import soundfile as sf
 from synth import speech_like
 
 import vc
+from vc.audio import save
 from vc.errors import AudioError, CheckpointError, ConfigError
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -107,6 +108,20 @@ def test_batch_list(trained_ckpt, src, tiny_corpus, tmp_path):
     refs.write_text(f"{src}\t{ref}\tl3.wav\n")  # no header: an audio path in column 2 means a reference
     _run(["--ckpt", trained_ckpt, "--list", refs], tmp_path)
     assert (tmp_path / "l3.wav").is_file()
+
+    # A fourth column names each row's source domain, as --source does for the whole run; a row with an
+    # unknown source domain fails alone.
+    sourced = tmp_path / "sourced.tsv"
+    sourced.write_text(f"src\ttarget\tout\tsource\n{src}\thigh\ts1.wav\tlow\n{src}\thigh\ts2.wav\t\n"
+                       f"{src}\thigh\ts3.wav\tp999\n")
+    proc = _run(["--ckpt", trained_ckpt, "--list", sourced, "--seed", "3"], tmp_path, check=False)
+    assert proc.returncode == 1 and "unknown source domain 'p999'" in proc.stderr and "1 failed" in proc.stderr
+    conv = vc.load(trained_ckpt, device="cpu")
+    for name, source in (("flag", "low"), ("none", None)):  # what --source low, and no --source, give
+        save(tmp_path / f"{name}.wav", conv(src, target="high", seed=3, source=source)[0], conv.sample_rate)
+    audio = {name: sf.read(tmp_path / f"{name}.wav")[0] for name in ("s1", "s2", "flag", "none")}
+    assert np.array_equal(audio["s1"], audio["flag"]) and np.array_equal(audio["s2"], audio["none"])
+    assert not np.array_equal(audio["s1"], audio["s2"])  # the source's statistics were used
 
 
 def test_errors_are_one_line(trained_ckpt, src, tmp_path):

@@ -52,8 +52,10 @@ if stage_on 0; then
         log "stage 0: list file $root ($(grep -cv '^\s*\(#\|$\)' "$root") entries)"
     else
         [[ -d $root ]] || die "$root: corpus folder not found"
-        log "stage 0: corpus folder $root with $(find "$root" -mindepth 1 -maxdepth 1 -type d | wc -l) label folders"
     fi
     [[ -z ${values[2]} ]] || log "stage 0: domains from the dialect map ${values[2]}"
+    # What vc-prep will read, counted by vc-prep's own reader (linked folders included).
+    summary_line=$("$PY" ../utils/corpus_check.py "$conf" "${overrides[@]}") || exit 2
+    log "stage 0: $summary_line"
 fi
 run_shared_stages

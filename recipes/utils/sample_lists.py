@@ -4,9 +4,10 @@
     python sample_lists.py --dump DUMP --out SAMPLES [--split test] [--num N]
 
 For every domain of the prepared dump, takes (up to ``N``, 0 = all) utterances of ``--split``, copies
-each source file to ``SAMPLES/<utt>/source.<ext>`` and writes ``SAMPLES/lists/<domain>.tsv`` for
-``vc-convert --list`` (header ``src target out``), converting it to every other domain as
-``SAMPLES/<utt>/to_<target>.wav``. Prints the source domains that have a list, one per line.
+each source file to ``SAMPLES/<utt>/source.<ext>`` and writes one list, ``SAMPLES/lists/all.tsv``, for
+``vc-convert --list`` (header ``src target out source``) that converts each of them to every other
+domain as ``SAMPLES/<utt>/to_<target>.wav``, its own domain named as the source. Prints the number
+of conversions listed.
 """
 
 from __future__ import annotations
@@ -35,21 +36,19 @@ def main(argv: list[str] | None = None) -> int:
     lists = out / "lists"
     lists.mkdir(parents=True, exist_ok=True)
     utts = dump.utterances(args.split)
+    rows = ["src\ttarget\tout\tsource"]
     for domain in dump.domains:
         mine = sorted((u for u in utts if u.domain == domain), key=lambda u: u.utt_id)
         if args.num > 0:
             mine = mine[: args.num]
-        if not mine:
-            continue
-        rows = ["src\ttarget\tout"]
         for u in mine:
             src = Path(u.path)
             folder = out / u.utt_id
             folder.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, folder / f"source{src.suffix.lower()}")
-            rows += [f"{src}\t{t}\t{folder / f'to_{t}.wav'}" for t in dump.domains if t != domain]
-        write_text_atomic(lists / f"{domain}.tsv", "\n".join(rows) + "\n")
-        print(domain)
+            rows += [f"{src}\t{t}\t{folder / f'to_{t}.wav'}\t{domain}" for t in dump.domains if t != domain]
+    write_text_atomic(lists / "all.tsv", "\n".join(rows) + "\n")
+    print(len(rows) - 1)
     return 0
 
 

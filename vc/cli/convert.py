@@ -3,7 +3,7 @@
     vc-convert --src a.wav --target p225 [--out out.wav] [--seed S] [--num-styles K]
     vc-convert --src a.wav --ref sample.wav [--target p225]
     vc-convert --src-dir DIR --out-dir OUT --target p225
-    vc-convert --list pairs.tsv            # columns: src, target (or ref), out
+    vc-convert --list pairs.tsv            # columns: src, target (or ref), out [, source]
 
 ``--ckpt`` defaults to $VC_CKPT, else the newest checkpoint under ./exp/.
 """
@@ -26,8 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     src = p.add_argument_group("what to convert (one of)")
     src.add_argument("--src", help="source audio file")
     src.add_argument("--src-dir", help="convert every audio file under this directory (needs --out-dir)")
-    src.add_argument("--list", help="TSV of src, target-or-ref, out (a header line 'src target out' or "
-                     "'src ref out' is optional)")
+    src.add_argument("--list", help="TSV of src, target-or-ref, out and optionally the source domain (a header "
+                     "line 'src target out [source]' or 'src ref out [source]' is optional)")
     p.add_argument("--target", help="target domain (speaker); with --ref, picks the style encoder's head")
     p.add_argument("--ref", help="reference clip whose voice to convert to (style encoder)")
     p.add_argument("--source", help="source domain, when the source speaker is one of the model's domains")
@@ -49,8 +49,13 @@ def _numbered(path: Path, k: int, total: int) -> Path:
     return path if total == 1 else path.with_name(f"{path.stem}_{k}{path.suffix or '.wav'}")
 
 
-def _read_list(path: Path) -> list[tuple[Path, str | None, str | None, Path]]:
-    """Rows of (src, target, ref, out) from a pairs TSV; relative paths resolve against its folder."""
+Job = tuple[Path, "str | None", "str | None", Path, "str | None"]
+"""One conversion: (src, target, ref, out, source domain or None)."""
+
+
+def _read_list(path: Path) -> list[Job]:
+    """Rows of (src, target, ref, out, source) from a pairs TSV; relative paths resolve against its
+    folder. The fourth column, the source domain, is optional (empty: unknown)."""
     if not path.is_file():
         raise ConfigError(f"{path}: list file not found")
     rows = []
@@ -60,13 +65,18 @@ def _read_list(path: Path) -> list[tuple[Path, str | None, str | None, Path]]:
             continue
         cols = [c.strip() for c in line.split("\t")]
         if lineno == 1 and cols[0].lower() == "src":
-            if len(cols) != 3 or cols[1].lower() not in ("target", "ref") or cols[2].lower() != "out":
-                raise ConfigError(f"{path}:1: header must be 'src<TAB>target<TAB>out' or 'src<TAB>ref<TAB>out'")
-            mode = cols[1].lower()
+            names = [c.lower() for c in cols]
+            if (len(cols) not in (3, 4) or names[1] not in ("target", "ref") or names[2] != "out"
+                    or names[3:] not in ([], ["source"])):
+                raise ConfigError(f"{path}:1: header must be 'src<TAB>target<TAB>out' or 'src<TAB>ref<TAB>out', "
+                                  "optionally followed by '<TAB>source'")
+            mode = names[1]
             continue
-        if len(cols) != 3:
-            raise ConfigError(f"{path}:{lineno}: expected 3 tab-separated columns (src, target or ref, out)")
+        if len(cols) not in (3, 4):
+            raise ConfigError(f"{path}:{lineno}: expected 3 or 4 tab-separated columns "
+                              "(src, target or ref, out, optionally the source domain)")
         src, mid, out = (cols[0], cols[1], cols[2])
+        source = cols[3] if len(cols) == 4 and cols[3] else None
 
         def resolve(p: str) -> Path:
             q = Path(p).expanduser()
@@ -74,16 +84,18 @@ def _read_list(path: Path) -> list[tuple[Path, str | None, str | None, Path]]:
 
         row_mode = mode or ("ref" if Path(mid).suffix.lower() in AUDIO_EXTS else "target")
         rows.append((resolve(src), mid if row_mode == "target" else None,
-                     str(resolve(mid)) if row_mode == "ref" else None, resolve(out)))
+                     str(resolve(mid)) if row_mode == "ref" else None, resolve(out), source))
     if not rows:
         raise ConfigError(f"{path}: no conversions listed")
     return rows
 
 
-def _jobs(args, conv) -> list[tuple[Path, str | None, str | None, Path]]:
-    """Expand the command line into (src, target, ref, out) jobs."""
+def _jobs(args, conv) -> list[Job]:
+    """Expand the command line into (src, target, ref, out, source) jobs; ``--source`` fills in the
+    source domain a list row leaves empty."""
     if args.list:
-        return _read_list(Path(args.list))
+        return [(src, target, ref, out, source or args.source)
+                for src, target, ref, out, source in _read_list(Path(args.list))]
     if not args.target and not args.ref:
         raise ConfigError("give --target DOMAIN or --ref CLIP")
     target = args.target
@@ -101,11 +113,11 @@ def _jobs(args, conv) -> list[tuple[Path, str | None, str | None, Path]]:
         files = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXTS and p.is_file())
         if not files:
             raise ConfigError(f"{root}: no audio files (.wav, .flac, .mp3, .ogg) found")
-        return [(f, target, args.ref, _default_out(f, label, out_dir / f.parent.relative_to(root)))
+        return [(f, target, args.ref, _default_out(f, label, out_dir / f.parent.relative_to(root)), args.source)
                 for f in files]
     src = Path(args.src)
     out = Path(args.out) if args.out else _default_out(src, label)
-    return [(src, target, args.ref, out)]
+    return [(src, target, args.ref, out, args.source)]
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -132,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     conv = vc.load(args.ckpt, vocoder=args.vocoder, device=args.device)
     if args.target:
         conv.domain_index(args.target)  # fail fast on an unknown target, before any work
+    if args.source:
+        conv.domain_index(args.source, "source domain")
     if args.ref and not conv.family.has_style_encoder:
         raise ConfigError(f"--ref needs a style encoder; model family {conv.cfg.model.name} has none (use --target)")
     jobs = _jobs(args, conv)
@@ -141,14 +155,16 @@ def main(argv: list[str] | None = None) -> int:
     failures: list[str] = []
     written = 0
     batch = len(jobs) > 1
-    for src, target, ref, out in tqdm(jobs, desc="convert", disable=not batch, file=sys.stderr):
+    for src, target, ref, out, source in tqdm(jobs, desc="convert", disable=not batch, file=sys.stderr):
         try:
+            if source is not None:
+                conv.domain_index(source, "source domain")  # an unknown one fails this row, naming it
             for k in range(args.num_styles):
                 dest = _numbered(out, k, args.num_styles)
                 if _same_file(src, dest):
                     raise ConfigError(f"{dest}: refusing to overwrite the source file")
                 seed = None if args.seed is None else args.seed + k
-                wav, sr = conv(src, target=target, ref=ref, seed=seed, source=args.source)
+                wav, sr = conv(src, target=target, ref=ref, seed=seed, source=source)
                 save(dest, wav, sr)
                 written += 1
                 if not batch:

@@ -23,6 +23,8 @@ from vc.vocoders import default_vocoder_name, get_vocoder
 
 #: Conversion accepts much longer inputs than training; beyond this a file is refused outright.
 MAX_CONVERT_SECONDS = 3 * 3600.0
+#: A source of unknown domain is described (statistical base) by the moments of its first 30 s.
+MOMENT_SECONDS = 30.0
 
 
 def resolve_checkpoint(ckpt: str | os.PathLike | None) -> Path:
@@ -122,9 +124,10 @@ class Converter:
         return self.features.sample_rate
 
     # ------------------------------------------------------------------ styles
-    def domain_index(self, name: str) -> int:
+    def domain_index(self, name: str, what: str = "target") -> int:
+        """Index of domain ``name``; an unknown one is a ConfigError that names ``what`` it was given as."""
         if name not in self.domains:
-            raise ConfigError(f"unknown target {name!r}; available domains: {', '.join(self.domains)}")
+            raise ConfigError(f"unknown {what} {name!r}; available domains: {', '.join(self.domains)}")
         return self.domains.index(name)
 
     def _load(self, audio: str | os.PathLike | np.ndarray, sr: int | None, what: str) -> np.ndarray:
@@ -204,7 +207,18 @@ class Converter:
         return out
 
     @torch.no_grad()
-    def _convert_window(self, wav: np.ndarray, style: Style, source: str | None) -> np.ndarray:
+    def _clip_shift(self, wav: np.ndarray, target: int):
+        """The statistical base's shift for a source of unknown domain: the clip's own feature moments
+        (voiced frames of its first :data:`MOMENT_SECONDS`) to the target domain's."""
+        from vc.models.moments import Shift, clip_moments
+
+        feats, x = self._feature_image(wav[: int(MOMENT_SECONDS * self.sample_rate)])
+        mean, std = clip_moments(x, torch.from_numpy(feats.f0 > 0))
+        tgt_mean, tgt_std = self.nets["moments"](torch.tensor([target]))
+        return Shift(mean, std, tgt_mean, tgt_std)
+
+    @torch.no_grad()
+    def _convert_window(self, wav: np.ndarray, style: Style, source: str | None, shift=None) -> np.ndarray:
         feats, x = self._feature_image(wav)
         target = self.domains[style.target]
         f0n = torch.from_numpy(self._f0_norm(feats.f0, source)).float()[None].to(self.device)
@@ -214,7 +228,7 @@ class Converter:
             src_idx = int(torch.as_tensor(self.family.judge_domain(self.nets, x)).argmax())
         else:
             src_idx = -1  # the family does not use it
-        y = self.family.convert(self.nets, x, f0n, src_idx, style.target, style.vector)
+        y = self.family.convert(self.nets, x, f0n, src_idx, style.target, style.vector, shift=shift)
         out = self.vocoder(y[0, 0].float().cpu().numpy().T, f0=self._map_f0(feats.f0, source, target), ap=feats.ap)
         out = np.asarray(out, dtype=np.float32)
         if len(out) < len(wav):
@@ -225,14 +239,16 @@ class Converter:
     def convert(self, wav: np.ndarray, style: Style, source: str | None = None) -> np.ndarray:
         """Convert a waveform at ``self.sample_rate`` with ``style``; same length as the input."""
         if source is not None:
-            self.domain_index(source)
+            self.domain_index(source, "source domain")
+        # One shift for the whole input, so the windows of a long file agree.
+        shift = self._clip_shift(wav, style.target) if source is None and "moments" in self.nets else None
         total = len(wav)
         if total <= self.window:
-            out = self._convert_window(wav, style, source)
+            out = self._convert_window(wav, style, source, shift)
         else:
             step = self.window - self.overlap
             starts = list(range(0, max(total - self.overlap, 1), step))
-            chunks = [self._convert_window(wav[s : s + self.window], style, source) for s in starts]
+            chunks = [self._convert_window(wav[s : s + self.window], style, source, shift) for s in starts]
             out = _crossfade_join(chunks, starts, total, self.overlap)
         out = out * (_rms(wav) / _rms(out))
         peak = float(np.max(np.abs(out))) if len(out) else 0.0
