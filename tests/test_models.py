@@ -160,15 +160,18 @@ def test_family_build_style_convert_judge():
         fam.style(nets, 0, z=torch.randn(1, 8), ref=x)
 
 
-def test_residual_generator_starts_as_the_identity_and_learns_a_correction():
+def test_residual_generator_starts_near_the_identity_and_trains_every_layer():
     torch.manual_seed(0)
     g = Generator(8, 32, 2, 1, 16, residual=True)
     x, s = torch.randn(2, 1, 36, 40), torch.randn(2, 16)
-    assert torch.equal(g(x, s, _f0n(40)), x)  # the correction's last layer starts at zero
+    correction = (g(x, s, _f0n(40)) - x).abs().mean()
+    assert 0 < correction < 0.1  # small, but not zero: gradients must reach the layers before it
     g(x, s, _f0n(40)).square().mean().backward()
-    assert g.to_out[-1].weight.grad.abs().sum() > 0  # ...and is trained from the first step
+    for name, p in g.named_parameters():
+        if p.dim() > 1:
+            assert p.grad is not None and p.grad.abs().sum() > 0, f"no gradient reaches {name} at the start"
     plain = Generator(8, 32, 2, 1, 16)
-    assert not torch.allclose(plain(x, s, _f0n(40)), x)
+    assert (plain(x, s, _f0n(40)) - x).abs().mean() > 5 * correction
 
 
 def test_statistical_base_converts_by_the_domain_moments():
@@ -187,10 +190,11 @@ def test_statistical_base_converts_by_the_domain_moments():
     stats = Stats(np.zeros(q), np.full(q, 2.0), {d: 5.0 for d in "abc"}, {d: 0.2 for d in "abc"}, list("abc"),
                   domain_mean=means, domain_std=stds)
     fam.init_from_stats(nets, stats, list("abc"))
+    torch.nn.init.zeros_(nets["generator"].to_out[-1].weight)  # no correction: the base alone
     x, f0n = torch.randn(1, 1, q, 30), _f0n(30)[:1]
     style = fam.style(nets, 2, z=torch.randn(1, 8))
     out = fam.convert(nets, x, f0n, 0, 2, style)
-    # an untrained residual adds nothing: the output is the statistical conversion a -> c, row by row
+    # without a correction the output is the statistical conversion a -> c, row by row
     # (moments in the normalised space: (raw - mean) / scale with scale 2)
     want = (x[0, 0].double().numpy() - means["a"][:, None] / 2) / (stds["a"][:, None] / 2) * (
         stds["c"][:, None] / 2) + means["c"][:, None] / 2

@@ -9,11 +9,18 @@ reference branch (a batch of B: half the generator compute).
 
 Discriminator (:func:`d_loss`)::
 
-    λ_adv·(real + fake) + λ_r1·R1 + λ_adv_cls·CE(D.classify(fake), source)       [cls from adv_cls_start_step]
+    λ_adv·(real + fake) + λ_r1·R1 + λ_cls_real·CE(D.classify(real), domain)
+        + λ_adv_cls·CE(D.classify(fake), source)                                    [from adv_cls_start_step]
 
 Generator (:func:`g_loss`)::
 
-    λ_adv·adv + λ_sty·sty − λ_ds(t)·ds + λ_cyc·cyc + λ_norm·norm + λ_f0·f0 + λ_adv_cls·CE(D.classify(fake), target)
+    λ_adv·adv + λ_sty·sty − λ_ds(t)·ds + λ_cyc·cyc + λ_norm·norm + λ_f0·f0
+        + (λ_cls_real + λ_adv_cls)·CE(D.classify(fake), target)                     [λ_adv_cls from its start step]
+
+``λ_cls_real`` (``loss.lambda_cls_real``, 0 in the paper's recipe) is StarGAN's domain classification
+loss: D's classifier head also learns which domain *real* speech belongs to, from the first step, and
+the generator learns to make its conversions classified as the target: a direct pull towards the
+target speaker that the patch-wise real/fake judgement alone does not give.
 
 * ``sty``  ‖s̃ − E_ỹ(G(x, s̃))‖₁, ``ds`` ‖G(x, s̃₁) − G(x, s̃₂)‖₁ (s̃₂ from z₂ / x_ref2, no grad),
   ``cyc`` ‖x − G(G(x, s̃), E_y(x))‖₁;
@@ -185,7 +192,8 @@ def d_loss(nets: Nets, batch: Batch, step: int, cfg: Any, aux: Mapping[str, nn.M
 
     x_real = x.detach().float().requires_grad_(True)
     with _no_autocast(x.device):
-        real_logits = _pick(D.patch_logits(x_real), y)  # (B, P)
+        real_patches, real_cls = D.patch_logits_and_classes(x_real)
+        real_logits = _pick(real_patches, y)  # (B, P)
     loss_real = d_real_loss(real_logits if lc.adv_per_patch else real_logits.mean(dim=1), lc.adv_type)
     # R1 on each clip's patch-averaged logit, so its strength does not grow with the number of patches
     loss_r1 = r1_penalty(real_logits.mean(dim=1), x_real) if lc.lambda_r1 > 0 else real_logits.new_zeros(())
@@ -203,7 +211,13 @@ def d_loss(nets: Nets, batch: Batch, step: int, cfg: Any, aux: Mapping[str, nn.M
         loss_cls = _masked_ce(cls_logits, y_org2, y_org2 != y_trg2)
         logs["d_adv_cls"] = float(loss_cls.detach())
 
-    loss = lc.lambda_adv * (loss_real + loss_fake) + lc.lambda_r1 * loss_r1 + lc.lambda_adv_cls * loss_cls
+    loss_cls_real = loss_fake.new_zeros(())
+    if lc.lambda_cls_real > 0:
+        loss_cls_real = F.cross_entropy(real_cls.float(), y)
+        logs["d_cls_real"] = float(loss_cls_real.detach())
+
+    loss = (lc.lambda_adv * (loss_real + loss_fake) + lc.lambda_r1 * loss_r1 + lc.lambda_adv_cls * loss_cls
+            + lc.lambda_cls_real * loss_cls_real)
     return loss, logs
 
 
@@ -248,8 +262,14 @@ def g_loss(nets: Nets, batch: Batch, step: int, cfg: Any, aux: Mapping[str, nn.M
         # G wants the source classifier to name the *target* domain, i.e. no trace of the source.
         loss_cls = _masked_ce(cls_logits, y_trg2, y_org2 != y_trg2)
 
+    loss_cls_fake = loss_cyc.new_zeros(())
+    if lc.lambda_cls_real > 0:
+        # StarGAN's domain classification: the conversion must be classified as its target
+        loss_cls_fake = F.cross_entropy(cls_logits.float(), y_trg2)
+
     loss = (lc.lambda_adv * loss_adv + lc.lambda_sty * loss_sty - lambda_ds * loss_ds + lc.lambda_cyc * loss_cyc
-            + lc.lambda_norm * loss_norm + lc.lambda_f0 * loss_f0 + lc.lambda_adv_cls * loss_cls)
+            + lc.lambda_norm * loss_norm + lc.lambda_f0 * loss_f0 + lc.lambda_adv_cls * loss_cls
+            + lc.lambda_cls_real * loss_cls_fake)
 
     logs = {"adv": loss_adv, "sty": loss_sty, "cyc": loss_cyc, "norm": loss_norm}
     if lambda_ds > 0:
@@ -258,6 +278,8 @@ def g_loss(nets: Nets, batch: Batch, step: int, cfg: Any, aux: Mapping[str, nn.M
         logs["f0"] = loss_f0
     if _adv_cls_active(step, lc):
         logs["adv_cls"] = loss_cls
+    if lc.lambda_cls_real > 0:
+        logs["cls"] = loss_cls_fake
     out = {k: float(v.detach()) for k, v in logs.items()}
     out["lambda_ds"] = lambda_ds
     return loss, out

@@ -43,7 +43,8 @@ class ModelConfig:
     outright (the paper). ``identity``: a correction added to the source features. ``statistical``: a
     correction added to the statistical conversion of the source (each feature row's mean and standard
     deviation moved from the source domain's to the target's, ``vc/models/moments.py``), so training
-    starts from the classic baseline's quality; the correction's last layer starts at zero."""
+    starts near the classic baseline's quality (the correction's last layer starts at a tenth of its usual
+    initial scale)."""
 
     # --- discriminator (disc_dim, disc_max_dim, disc_n_down: every family's D; stargan_vc's classifier too) ---
     discriminator: str = "gated_patchgan"

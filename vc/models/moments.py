@@ -6,9 +6,9 @@ deviation of the source speaker's features to the target's (on WORLD's coded env
 the generator starts from that conversion and only learns a correction on top of it::
 
     x_base = (x - mu_src) / sd_src * sd_tgt + mu_tgt          # per row of the (B, 1, Q, N) image
-    G(x)   = x_base + residual(x_base, style, f0)             # residual's last layer starts at zero
+    G(x)   = x_base + residual(x_base, style, f0)             # residual's last layer starts small
 
-so training begins at the baseline's quality instead of at a random generator, and the adversarial
+so training begins near the baseline's quality instead of at a random generator, and the adversarial
 and style losses only have to move the voice the rest of the way. Moments are in the normalised
 feature space (``stats.normalize``): the per-domain moments of ``stats.h5`` (voiced training frames)
 through :class:`DomainMoments`, or those of one clip through :func:`clip_moments` (a source whose

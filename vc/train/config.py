@@ -24,6 +24,10 @@ class LossConfig:
     lambda_adv_cls: float = 0.1
     """Adversarial source classifier: D learns which domain a fake came from, G learns to hide it."""
     adv_cls_start_step: int = 20000
+    lambda_cls_real: float = 0.0
+    """StarGAN v2: StarGAN's domain classification loss. D's classifier head learns the domain of real
+    speech and G makes its conversions classified as the target, from the first step (0: off, as in
+    StarGAN v2-VC)."""
     adv_per_patch: bool = True
     """StarGAN v2: the adversarial losses judge each patch of the discriminator's last feature map
     (PatchGAN: every patch must look real) instead of the clip's patch-averaged logit."""

@@ -375,7 +375,7 @@ class Trainer:
             self.step += 1
             bar.update(1)
             if self.step % tcfg.log_every == 0 or self.step == 1:
-                shown = {k: f"{logs[k]:.3f}" for k in ("d", "g", "cyc", "sty", "adv") if k in logs}
+                shown = {k: f"{logs[k]:.3f}" for k in ("d", "g", "cyc", "sty", "adv", "cls") if k in logs}
                 eta = eta_seconds(self.step - first_step, tcfg.max_steps - self.step,
                                   time.monotonic() - t_start, tcfg.max_minutes)
                 shown["eta"] = format_eta(eta)
