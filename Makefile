@@ -27,8 +27,9 @@ $(STAMP): setup.cfg pyproject.toml Makefile
 		$(BIN)/pip install -q --no-build-isolation parallel-wavegan
 	touch $(STAMP)
 
+# pytest-xdist: one worker per core; a test file stays on one worker, so its module fixtures are made once.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n auto --dist loadfile tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check vc tests benchmarks
@@ -45,6 +46,8 @@ demo: $(STAMP)
 	@echo
 	@echo "Try it on any voice of the demo (adam, bruce, clara, daisy):"
 	@echo "  . $(BIN)/activate && vc-convert --src recipes/mini/data/mini/adam/adam_001.wav --target daisy"
+	@echo "Or in a web page (http://127.0.0.1:7860), on the newest checkpoint under ./exp/:"
+	@echo "  $(BIN)/pip install -q '.[ui]' && $(BIN)/vc-ui"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/features.py
