@@ -102,8 +102,9 @@ def test_vctk_partial_tree(recipes, tmp_path):
 
 def test_tibetan_short_clips_dialects(recipes, tmp_path):
     tibetan = recipes / "tibetan"
-    # Two speakers per dialect, single-word clips of 0.4-0.8 s; the dialect map makes 3 domains.
-    root = tmp_path / "tibetan"
+    # Two speakers per dialect, single-word clips of 0.4-0.8 s; the dialect map makes 3 domains. The
+    # speaker folders are symbolic links into another tree, which stage 0 must count as vc-prep reads them.
+    store, root = tmp_path / "store", tmp_path / "tibetan"
     voices = {"lhasa_a": dict(f0=120.0), "lhasa_b": dict(f0=135.0), "derge_a": dict(f0=200.0, tilt=3.0),
               "derge_b": dict(f0=220.0, tilt=3.0), "xining_a": dict(f0=95.0, tilt=-4.0),
               "xining_b": dict(f0=105.0, tilt=-4.0)}
@@ -112,9 +113,11 @@ def test_tibetan_short_clips_dialects(recipes, tmp_path):
         for i in range(3):
             seconds = 0.4 + 0.2 * i  # 0.4, 0.6, 0.8 s
             wav = speech_like(seconds=seconds, lead_silence=0.05, syllable=0.15, seed=10 * s_i + i, **params)
-            (root / speaker).mkdir(parents=True, exist_ok=True)
-            sf.write(root / speaker / f"{speaker}_{i}.wav", wav, 16000)
+            (store / speaker).mkdir(parents=True, exist_ok=True)
+            sf.write(store / speaker / f"{speaker}_{i}.wav", wav, 16000)
             lengths.append(len(wav))
+        root.mkdir(exist_ok=True)
+        (root / speaker).symlink_to(store / speaker, target_is_directory=True)
     dialects = tmp_path / "dialects.tsv"
     dialects.write_text("# speaker\tdialect\nlhasa_a\tÜ-Tsang\nlhasa_b\tÜ-Tsang\nderge_a\tKham\nderge_b\tKham\n"
                         "xining_a\tAmdo\nxining_b\tAmdo\n", encoding="utf-8")
@@ -122,6 +125,8 @@ def test_tibetan_short_clips_dialects(recipes, tmp_path):
     proc = run_sh(tibetan / "run.sh", "--conf", "conf.debug.yaml", "--dialects", str(dialects),
                   env={"TIBETAN_ROOT": str(root)})
     assert "dialect map" in proc.stderr
+    assert f"corpus folder {root}: 18 audio files in 6 label folders; per domain: Amdo 6, Kham 6, Ü-Tsang 6" in proc.stderr
+    assert "config: conf.debug.yaml" in proc.stderr
     dump = tibetan / "dump" / "tibetan_debug"
     assert json.loads((dump / "domains.json").read_text())["domains"] == ["Amdo", "Kham", "Ü-Tsang"]
     assert not (dump / "rejected.tsv").read_text().splitlines()[1:], "a short clip was rejected"

@@ -78,6 +78,12 @@ parse_options() {
     ((${#values[@]} == 2)) || exit 2  # conf_get printed the error
     out_dir=${values[0]}
     dump_dir=${values[1]}
+    # Say which config runs: the recipes' conf.yaml is paper scale, meant for a GPU.
+    if [[ $conf == conf.yaml && -f conf.cpu.yaml ]]; then
+        log "config: conf.yaml (paper scale, for a GPU; on a CPU-only machine pass --conf conf.cpu.yaml)"
+    else
+        log "config: $conf"
+    fi
 }
 
 # VC_BIN: the folder holding vc-prep and friends; PY: the python they run with. The scripts on PATH
