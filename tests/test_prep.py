@@ -175,6 +175,22 @@ def test_splits_are_reproducible_and_keep_one_in_train(prepared_dump):
     assert len(tiny["train"]) == 1 and len(tiny["dev"]) == 1 and not tiny["test"] and notes
 
 
+def test_test_utts_hold_out_the_same_sentences_of_every_domain(prepared_dump):
+    cfg, dump_dir = prepared_dump
+    utts = read_manifest(dump_dir / "manifest" / "all.tsv")
+    domains = ["high", "low", "mid"]
+    splits, notes = split_utterances(utts, domains, 1, 1, seed=5, test_utts=["*_00[12]"])
+    assert sorted(u.utt_id for u in splits["test"]) == sorted(
+        f"{d}_00{i}" for d in domains for i in (1, 2))  # exactly the matching ones, test_per_domain unused
+    assert not notes
+    held = {u.utt_id for u in splits["test"]}
+    assert not held & {u.utt_id for s in ("train", "dev") for u in splits[s]}
+    assert all(sum(u.domain == d for u in splits["dev"]) == 1 for d in domains)
+    # a domain none of whose utterances match is said so
+    _, notes = split_utterances(utts, domains, 1, 1, seed=5, test_utts=["low_00*"])
+    assert any("domain high: no utterance matches data.test_utts" in n for n in notes)
+
+
 def test_rerun_skips_finished_work(tmp_path, tiny_corpus):
     cfg = experiment_config(tiny_corpus, tmp_path / "dump", cache_format="npy")
     first = prepare(cfg, progress=False)
