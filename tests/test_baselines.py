@@ -189,3 +189,23 @@ def test_baselines_can_be_switched_off_and_need_a_dump_for_statistics(pairs_with
     assert res.verdict.startswith("vs source baseline: ")
     with pytest.raises(ValueError, match="unknown baseline 'vocoder'"):
         EvalConfig(baselines=["vocoder"])
+
+
+def test_statistics_of_a_world_dump_come_from_its_stats(tmp_path, tiny_corpus, make_config):
+    """On a WORLD dump the baseline uses stats.h5's per-domain moments, the very statistics the model's
+    statistical base starts from, and they agree with a direct computation over the training frames."""
+    from vc.data import Dump, prepare
+
+    cfg = make_config(tiny_corpus, tmp_path / "dump", features={"kind": "world"})
+    prepare(cfg, progress=False)
+    dump = Dump(cfg.data.dump_dir, cfg.features)
+    conv = B.fit_from_dump(dump)
+    direct = {}
+    for d in dump.domains:
+        frames = [dump.load(u.utt_id) for u in dump.utterances("train") if u.domain == d]
+        sp = np.concatenate([f.feats[f.f0 > 0] for f in frames])
+        direct[d] = B.StatisticalConversion.spectra(sp, np.concatenate([np.log(f.f0[f.f0 > 0]) for f in frames]))
+    for d in dump.domains:
+        np.testing.assert_allclose(conv.domains[d].mean, direct[d].mean, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(conv.domains[d].std, direct[d].std, rtol=1e-4)
+        assert conv.domains[d].lf0_mean == pytest.approx(direct[d].lf0_mean, abs=1e-6)

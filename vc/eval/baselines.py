@@ -122,15 +122,24 @@ class StatisticalConversion:
 
 
 def fit_from_dump(dump, max_utts: int = 20, log=None) -> StatisticalConversion:
-    """The statistical baseline fitted on (up to ``max_utts`` per domain of) a dump's training split.
+    """The statistical baseline fitted on a dump's training split.
 
-    With WORLD features the dump's cached features are used as they are; otherwise the training audio
-    is analysed with :func:`world_config` of the dump's features.
+    A WORLD dump's ``stats.h5`` already holds each domain's moments over the voiced frames of all its
+    training utterances (the very statistics ``model.generator_base: statistical`` starts from), and
+    they are used as they are. Otherwise up to ``max_utts`` training utterances per domain are read:
+    a WORLD dump's cached features, or the training audio analysed with :func:`world_config`.
     """
     from vc.audio import load
     from vc.errors import VCError
 
     cfg = world_config(dump.features_cfg)
+    stats = dump.stats
+    if dump.features_cfg.kind == "world" and stats.has_domain_moments:
+        domains = {}
+        for d in dump.domains:
+            mean, std = stats.domain_moments(d, normalized=False)
+            domains[d] = DomainSpectra(mean, np.maximum(std, 1e-3), stats.lf0_mean[d], stats.lf0_std[d])
+        return StatisticalConversion(cfg, domains)
     train = dump.utterances("train")
     domains = {}
     for d in dump.domains:

@@ -429,9 +429,6 @@ def _baseline_job(job: _BaselineJob, opts: _BaselineOptions) -> dict:
         out["error"] = _first_line(exc)
         return out
     for system, path in job.outputs.items():
-        if Path(path).is_file():  # written for another pair of the same source (resynth)
-            out["written"][system] = path
-            continue
         if system == "resynth":
             y = baselines.resynthesize(wav, opts.world)
         else:

@@ -25,7 +25,6 @@ from vc.models.layers import LRELU_SLOPE, AdainResBlk, DomainHeads, ResBlk, pad_
 from vc.models.moments import DomainMoments, Shift, apply_shift
 from vc.models.registry import ModelFamily, register_family
 
-
 #: A residual generator's last layer starts at this fraction of its default initialisation.
 RESIDUAL_INIT_SCALE = 0.1
 
