@@ -398,8 +398,8 @@ def test_source_known_or_judged(vc_ckpts):
     wav = speech_like(0.6, 16000, f0=110, seed=5)
     seen = []
     real_convert = conv.family.convert
-    conv.family.convert = lambda nets, x, f0n, source, *rest: seen.append(source) or real_convert(nets, x, f0n, source,
-                                                                                                  *rest)
+    conv.family.convert = lambda nets, x, f0n, source, *rest, **kw: seen.append(source) or real_convert(
+        nets, x, f0n, source, *rest, **kw)
     for source in (None, "low"):
         out, sr = conv(wav, sr=16000, target="mid", source=source)
         assert sr == 16000 and len(out) == len(wav) and np.isfinite(out).all()
