@@ -74,6 +74,17 @@ def _rms(wav: np.ndarray) -> float:
     return float(np.sqrt(np.mean(active)) + 1e-12)
 
 
+def match_loudness(out: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """``out`` cut or zero-padded to the length of ``like``, scaled to its RMS (over the louder frames),
+    peak kept below 0.99: what every conversion (and every baseline of ``vc-eval``) ends with."""
+    out = np.asarray(out, dtype=np.float32)
+    if len(out) < len(like):
+        out = np.pad(out, (0, len(like) - len(out)))
+    out = out[: len(like)] * (_rms(like) / _rms(out))
+    peak = float(np.max(np.abs(out))) if len(out) else 0.0
+    return (out * (0.99 / peak) if peak > 0.99 else out).astype(np.float32)
+
+
 @dataclass
 class Style:
     """A style vector (or target code) and the domain whose generator branch it belongs to."""
@@ -250,11 +261,7 @@ class Converter:
             starts = list(range(0, max(total - self.overlap, 1), step))
             chunks = [self._convert_window(wav[s : s + self.window], style, source, shift) for s in starts]
             out = _crossfade_join(chunks, starts, total, self.overlap)
-        out = out * (_rms(wav) / _rms(out))
-        peak = float(np.max(np.abs(out))) if len(out) else 0.0
-        if peak > 0.99:
-            out = out * (0.99 / peak)
-        return out.astype(np.float32)
+        return match_loudness(out, wav)
 
     def __call__(self, wav_or_path, sr: int | None = None, target: str | None = None, ref=None,
                  seed: int | None = None, source: str | None = None) -> tuple[np.ndarray, int]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vc.convert.converter import match_loudness
 from vc.features.config import FeatureConfig
 
 #: The systems in the order a report shows them, with what each one is.
@@ -35,18 +36,6 @@ def world_config(features: FeatureConfig) -> FeatureConfig:
         return features
     return FeatureConfig(kind="world", sample_rate=features.sample_rate, f0_method=features.f0_method,
                          f0_floor=features.f0_floor, f0_ceil=features.f0_ceil)
-
-
-def match_loudness(out: np.ndarray, like: np.ndarray) -> np.ndarray:
-    """``out`` scaled to the RMS of ``like`` (over their louder frames), peak below 0.99."""
-    from vc.convert.converter import _rms
-
-    out = np.asarray(out, dtype=np.float32)
-    if len(out) < len(like):
-        out = np.pad(out, (0, len(like) - len(out)))
-    out = out[: len(like)] * (_rms(like) / _rms(out))
-    peak = float(np.max(np.abs(out))) if len(out) else 0.0
-    return (out * (0.99 / peak) if peak > 0.99 else out).astype(np.float32)
 
 
 def resynthesize(wav: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
