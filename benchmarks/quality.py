@@ -2,7 +2,7 @@
 
     python benchmarks/quality.py [--data ../shared/data] [--out /tmp/vc_quality] [--minutes 30 | --steps N]
                                  [--conf recipes/vctk/conf.cpu.yaml] [--set section.key=value ...]
-                                 [--stages prep,train,convert,eval] [--dump DIR]
+                                 [--stages prep,train,convert,eval] [--dump DIR] [--ckpt PT] [--strength S]
 
 Corpus: ``vctk_mini`` (p225 F, p226 M, p227 M, p228 F; 10 clips each) and ``arctic_mini`` (clb, slt, F;
 30 clips each), 16 kHz, one model over all six speakers. The same sentences of every speaker of a
@@ -79,12 +79,12 @@ def corpus_of(speaker: str) -> str:
     return next(name for name, (spks, _) in CORPORA.items() if speaker in spks)
 
 
-def make_conversions(ckpt: Path, dump, out: Path) -> Path:
+def make_conversions(ckpt: Path, dump, out: Path, strength: float = 1.0) -> Path:
     """Convert every test utterance to every other speaker of its corpus; write the pairs TSV."""
     import vc
     from vc.audio import load, save
 
-    conv = vc.load(ckpt, device="cpu")
+    conv = vc.load(ckpt, device="cpu", strength=strength)
     test = dump.utterances("test")
     by_key = {(u.domain, sentence(u.utt_id)): u for u in test}
     rows = ["converted\tsource\tsrc_domain\ttgt_domain\ttarget_ref"]
@@ -144,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
     p.add_argument("--stages", default=",".join(STAGES), help="comma-separated subset of " + ",".join(STAGES))
     p.add_argument("--threads", type=int, default=2, help="torch threads for training and conversion")
+    p.add_argument("--ckpt", help="convert with this checkpoint (default: the newest under <out>/exp)")
+    p.add_argument("--strength", type=float, default=1.0,
+                   help="conversion strength (vc-convert --strength): 1 converts fully, 0 is the statistical base")
     args = p.parse_args(argv)
     stages = [s for s in args.stages.split(",") if s]
     unknown = [s for s in stages if s not in STAGES]
@@ -176,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg.data.domains = speakers
     cfg.data.test_utts = list(TEST_UTTS)
     save_config(cfg, out / "config.yaml")
-    info: dict = {"conf": args.conf, "overrides": args.overrides, "minutes": 0 if args.steps else args.minutes,
+    info: dict = {"conf": args.conf, "overrides": args.overrides, "strength": args.strength,
+                  "minutes": 0 if args.steps else args.minutes,
                   "max_steps": args.steps or None, "threads": args.threads, "machine": f"{os.cpu_count()} cores"}
 
     if "prep" in stages and (not args.dump or not (dump_dir / "domains.json").is_file()):
@@ -186,13 +190,13 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.monotonic()
         train(cfg, device="cpu")
         info["train_seconds"] = round(time.monotonic() - t0, 1)
-    final = ckpt_io.newest_checkpoint(out / "exp")
+    final = Path(args.ckpt) if args.ckpt else ckpt_io.newest_checkpoint(out / "exp")
     if final is None:
         raise SystemExit(f"quality.py: no checkpoint under {out / 'exp'}; run the train stage")
     info["checkpoint"] = str(final)
     info["steps"] = int(final.stem.split("_")[-1]) if final.stem.startswith("step_") else None
     if "convert" in stages:
-        make_conversions(final, dump, out)
+        make_conversions(final, dump, out, args.strength)
     if "eval" in stages:
         res = evaluate_pairs(out / "pairs.tsv", out / "eval", cfg.eval, dump=dump, device="cpu")
         # The real target recordings score the same whatever was trained: once per prepared corpus.
@@ -208,8 +212,9 @@ def main(argv: list[str] | None = None) -> int:
         budget = f"{args.steps} steps" if args.steps else f"{args.minutes:g} min"
         rate = (f", {info['steps'] / info['train_seconds']:.2f} steps/s" if info.get("train_seconds") and info["steps"]
                 else "")
+        knob = f", strength {args.strength:g}" if args.strength != 1.0 else ""
         print(f"\n{n} conversions, {info['steps']} training steps ({budget}{rate}; {args.conf} "
-              f"{' '.join(args.overrides)})\n")
+              f"{' '.join(args.overrides)}{knob})\n")
         print(text)
         print("\n" + res.verdict)
         info.update(conversions=n, table=text, verdict=res.verdict,

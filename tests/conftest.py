@@ -99,6 +99,16 @@ def prepared_dump(tmp_path_factory, tiny_corpus) -> tuple[ExperimentConfig, Path
 
 
 @pytest.fixture(scope="session")
+def world_dump(tmp_path_factory, tiny_corpus) -> ExperimentConfig:
+    """``tiny_corpus`` prepared with WORLD features (36 coded sp dims, 5 ms frames, dio F0)."""
+    from vc.data import prepare
+
+    cfg = experiment_config(tiny_corpus, tmp_path_factory.mktemp("world_dump") / "dump", features={"kind": "world"})
+    prepare(cfg, progress=False)
+    return cfg
+
+
+@pytest.fixture(scope="session")
 def vctk_mini() -> Path:
     """The shared 40-utterance VCTK excerpt (4 speakers x 10, 16 kHz); skips when absent."""
     if not (SHARED_VCTK_MINI / "p225").is_dir():

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from conftest import experiment_config, tiny_experiment
+from conftest import tiny_experiment
 from synth import speech_like
 
 from vc.config import ExperimentConfig
@@ -322,16 +322,6 @@ def _train(base: ExperimentConfig, out: Path, family: str, sample_every: int = 0
                           train=dict(max_steps=6, eval_every=3, save_every=0, batch_size=3, sample_every=sample_every))
     exp.vocoder.griffinlim_iters = 4  # conversion here checks plumbing, not audio quality
     return train(exp, device="cpu")
-
-
-@pytest.fixture(scope="session")
-def world_dump(tmp_path_factory, tiny_corpus) -> ExperimentConfig:
-    """``tiny_corpus`` prepared with WORLD features (36 coded sp dims, 5 ms frames, dio F0)."""
-    from vc.data import prepare
-
-    cfg = experiment_config(tiny_corpus, tmp_path_factory.mktemp("world_dump") / "dump", features={"kind": "world"})
-    prepare(cfg, progress=False)
-    return cfg
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,8 @@
     vc-convert --src a.wav --ref sample.wav [--target p225]
     vc-convert --src-dir DIR --out-dir OUT --target p225
     vc-convert --list pairs.tsv            # columns: src, target (or ref), out [, source]
+    vc-convert --stream --src a.wav --target p225 --out out.wav [--latency-ms 200]
+    arecord -f S16_LE -r 16000 | vc-convert --stream --src - --target p225 --out - | aplay -f S16_LE -r 16000
 
 ``--ckpt`` defaults to $VC_CKPT, else the newest checkpoint under ./exp/.
 """
@@ -38,6 +40,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="seed for the mapping-network style (reproducible output)")
     p.add_argument("--num-styles", type=int, default=1, metavar="K", help="write K outputs with diverse styles")
     p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--strength", type=float, default=1.0,
+                   help="StarGAN v2: how much of the generator's change to apply, 0-2 (default 1; 0 on a "
+                   "model with generator_base: statistical gives the statistical conversion)")
+    live = p.add_argument_group("streaming (block by block, as the audio arrives)")
+    live.add_argument("--stream", action="store_true",
+                      help="convert --src (a file at the model's rate, or - for raw 16-bit mono PCM on stdin) "
+                      "block by block into --out (a WAV file, or - for raw 16-bit PCM on stdout)")
+    live.add_argument("--latency-ms", type=float, default=200.0, help="algorithmic latency (default 200)")
+    live.add_argument("--block-ms", type=float, help="audio converted per step (default: half the latency)")
     return p
 
 
@@ -127,6 +138,31 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+def _stream(args, conv) -> int:
+    from vc.streaming import Stream
+    from vc.streaming.io import stream_convert
+
+    if not args.target and not args.ref:
+        raise ConfigError("give --target DOMAIN or --ref CLIP")
+    stream = Stream(conv, target=args.target, ref=args.ref, source=args.source, seed=args.seed or 0,
+                    latency_ms=args.latency_ms, block_ms=args.block_ms)
+    if args.out:
+        out = args.out
+    else:
+        out = str(_default_out(Path(args.src), args.target or Path(args.ref).stem))
+    if out != "-" and args.src != "-" and _same_file(Path(args.src), Path(out)):
+        raise ConfigError(f"{out}: refusing to overwrite the source file")
+    p = stream.plan
+    print(f"streaming to {stream.target} at {stream.latency_ms:.0f} ms algorithmic latency (blocks of "
+          f"{p.block_ms:.0f} ms, {p.lookahead * p.hop * 1000 / p.sample_rate:.0f} ms lookahead, "
+          f"{p.margin * p.hop * 1000 / p.sample_rate:.0f} ms analysis margin)", file=sys.stderr)
+    samples = stream_convert(stream, args.src, out)
+    if out != "-":
+        print(out)
+    print(f"streamed {samples / stream.sample_rate:.2f} s", file=sys.stderr)
+    return 0
+
+
 @user_errors
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
@@ -138,16 +174,27 @@ def main(argv: list[str] | None = None) -> int:
     if args.ref and args.num_styles > 1:
         die("--num-styles draws styles from the mapping network; it does not apply to --ref")
 
+    if args.stream and (not args.src or args.src_dir or args.list):
+        die("--stream converts one --src (a file, or - for stdin)")
+    if args.src == "-" and not args.stream:
+        die("--src - (stdin) needs --stream")
+    if args.stream and args.num_styles > 1:
+        die("--stream writes one output; --num-styles does not apply")
+    if args.stream and args.src == "-" and not args.out:
+        die("--src - needs --out FILE.wav, or --out - for raw PCM on stdout")
+
     import vc
     from vc.audio import save
 
-    conv = vc.load(args.ckpt, vocoder=args.vocoder, device=args.device)
+    conv = vc.load(args.ckpt, vocoder=args.vocoder, device=args.device, strength=args.strength)
     if args.target:
         conv.domain_index(args.target)  # fail fast on an unknown target, before any work
     if args.source:
         conv.domain_index(args.source, "source domain")
     if args.ref and not conv.family.has_style_encoder:
         raise ConfigError(f"--ref needs a style encoder; model family {conv.cfg.model.name} has none (use --target)")
+    if args.stream:
+        return _stream(args, conv)
     jobs = _jobs(args, conv)
 
     from tqdm.auto import tqdm

@@ -97,7 +97,7 @@ class Converter:
     """Converts audio with the EMA nets of one checkpoint. Build it with :func:`vc.load`."""
 
     def __init__(self, state: dict, vocoder: str | None = None, device: str | None = None,
-                 window_seconds: float = 10.0, overlap_seconds: float = 0.5) -> None:
+                 window_seconds: float = 10.0, overlap_seconds: float = 0.5, strength: float = 1.0) -> None:
         from vc.config import config_from_dict
         from vc.features.stats import Stats
         from vc.models import get_family
@@ -109,6 +109,11 @@ class Converter:
         self.stats = Stats.from_dict(state["stats"])
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.family = get_family(self.cfg.model.name)
+        if strength != 1.0 and not self.family.has_strength:
+            raise ConfigError(f"--strength applies to stargan_v2 only, not to {self.cfg.model.name}")
+        if not 0.0 <= strength <= 2.0:
+            raise ConfigError(f"strength must be between 0 and 2, got {strength:g}")
+        self.strength = float(strength)
         built = self.family.build(self.cfg, self.features.dim, len(self.domains))
         nets = {}
         for name, net in built.items():
@@ -228,6 +233,10 @@ class Converter:
         tgt_mean, tgt_std = self.nets["moments"](torch.tensor([target]))
         return Shift(mean, std, tgt_mean, tgt_std)
 
+    def convert_kwargs(self) -> dict:
+        """Extra keyword arguments of ``family.convert`` (``strength`` when it is not 1)."""
+        return {"strength": self.strength} if self.strength != 1.0 else {}
+
     @torch.no_grad()
     def _convert_window(self, wav: np.ndarray, style: Style, source: str | None, shift=None) -> np.ndarray:
         feats, x = self._feature_image(wav)
@@ -239,7 +248,8 @@ class Converter:
             src_idx = int(torch.as_tensor(self.family.judge_domain(self.nets, x)).argmax())
         else:
             src_idx = -1  # the family does not use it
-        y = self.family.convert(self.nets, x, f0n, src_idx, style.target, style.vector, shift=shift)
+        y = self.family.convert(self.nets, x, f0n, src_idx, style.target, style.vector, shift=shift,
+                                **self.convert_kwargs())
         out = self.vocoder(y[0, 0].float().cpu().numpy().T, f0=self._map_f0(feats.f0, source, target), ap=feats.ap)
         out = np.asarray(out, dtype=np.float32)
         if len(out) < len(wav):
@@ -275,10 +285,15 @@ class Converter:
         return self.convert(wav, style, source=source), self.sample_rate
 
 
-def load(ckpt: str | os.PathLike | None = None, vocoder: str | None = None, device: str | None = None) -> Converter:
-    """Load a checkpoint for conversion (``ckpt`` defaults to ``$VC_CKPT``, else the newest under ./exp/)."""
+def load(ckpt: str | os.PathLike | None = None, vocoder: str | None = None, device: str | None = None,
+         strength: float = 1.0) -> Converter:
+    """Load a checkpoint for conversion (``ckpt`` defaults to ``$VC_CKPT``, else the newest under ./exp/).
+
+    ``strength`` (StarGAN v2) scales the generator's change to its input: 1 (default) converts fully,
+    0 gives the statistical conversion on a ``generator_base: statistical`` model (else the source).
+    """
     from vc.train.checkpoint import load_checkpoint
 
     path = resolve_checkpoint(ckpt)
     state = load_checkpoint(path, map_location="cpu")
-    return Converter(state, vocoder=vocoder, device=device)
+    return Converter(state, vocoder=vocoder, device=device, strength=strength)

@@ -204,6 +204,7 @@ class StarGANv2Family(ModelFamily):
     d_nets = ("discriminator",)
     ema_nets = ("generator", "mapping", "style_encoder")
     has_style_encoder = True
+    has_strength = True
     uses_f0_net = True
 
     def build(self, cfg: Any, dim_q: int, num_domains: int) -> dict[str, nn.Module]:
@@ -254,11 +255,14 @@ class StarGANv2Family(ModelFamily):
         return mapping(z, _domain(target, z.shape[0], device)).mean(0, keepdim=True)
 
     @torch.no_grad()
-    def convert(self, nets, x, f0n, source, target, style, shift: Shift | None = None) -> torch.Tensor:
+    def convert(self, nets, x, f0n, source, target, style, shift: Shift | None = None,
+                strength: float = 1.0) -> torch.Tensor:
         """``x (B, 1, Q, N)``, ``f0n (B, N)``, ``style (1 or B, style_dim)`` -> ``(B, 1, Q, N)``.
 
         The style carries the target. On the statistical base the domains ``source``/``target``
-        (indices) give the shift, or ``shift`` does (a source of unknown domain: its own moments)."""
+        (indices) give the shift, or ``shift`` does (a source of unknown domain: its own moments).
+        ``strength`` scales what the generator changes: 1 is its output, 0 its input (the statistical
+        conversion on that base, else the source itself), values between interpolate."""
         b = x.shape[0]
         if "moments" in nets and shift is None:
             if source is None or source < 0:
@@ -266,7 +270,8 @@ class StarGANv2Family(ModelFamily):
             dev = nets["moments"].mean.device
             shift = nets["moments"].shift(_domain(source, b, dev), _domain(target, b, dev))
         x_in = generator_input(nets, x, None, None, shift)
-        return nets["generator"](x_in, style.to(x.device).expand(b, -1), f0n)
+        y = nets["generator"](x_in, style.to(x.device).expand(b, -1), f0n)
+        return y if strength == 1.0 else x_in + strength * (y - x_in)
 
     @torch.no_grad()
     def judge_domain(self, nets, ref) -> torch.Tensor:
