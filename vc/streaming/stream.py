@@ -137,9 +137,10 @@ class _Moments:
     ``prior_weight`` observations and frozen after ``limit`` observations."""
 
     def __init__(self, mean: np.ndarray, var: np.ndarray, prior_weight: float, limit: int) -> None:
+        mean, var = np.atleast_1d(np.asarray(mean, np.float64)), np.atleast_1d(np.asarray(var, np.float64))
         self.n = float(prior_weight)
-        self.sum = np.asarray(mean, np.float64) * self.n
-        self.sumsq = (np.asarray(var, np.float64) + np.asarray(mean, np.float64) ** 2) * self.n
+        self.sum = mean * self.n
+        self.sumsq = (var + mean ** 2) * self.n
         self.seen, self.limit = 0, limit
 
     def update(self, rows: np.ndarray) -> None:
