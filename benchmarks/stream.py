@@ -2,7 +2,7 @@
 stream stays to offline conversion.
 
     python benchmarks/stream.py [--ckpt PATH] [--mel-conf recipes/vctk/conf.yaml] [--threads 1,2]
-                                [--seconds 30] [--long-minutes 10] [--latency-ms 200] [--skip-mel]
+                                [--seconds 30] [--long-minutes 10] [--latency-ms 180] [--skip-mel] [--skip-compare]
 
 Two set-ups: the cpu WORLD model (``--ckpt``, a trained ``recipes/vctk/conf.cpu.yaml`` checkpoint,
 else that config with random weights) and the mel path with a neural vocoder (``--mel-conf`` with
@@ -41,6 +41,7 @@ from convert_rtf import VCTK_MINI, random_state, test_clip  # noqa: E402
 import vc  # noqa: E402
 from vc.convert.converter import Converter  # noqa: E402
 from vc.streaming import Stream  # noqa: E402
+from vc.streaming.stream import LATENCY_MS  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -153,8 +154,9 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=30.0)
     p.add_argument("--mel-seconds", type=float, default=10.0)
     p.add_argument("--long-minutes", type=float, default=10.0)
-    p.add_argument("--latency-ms", type=float, default=200.0)
+    p.add_argument("--latency-ms", type=float, default=LATENCY_MS)
     p.add_argument("--skip-mel", action="store_true")
+    p.add_argument("--skip-compare", action="store_true", help="no comparison with offline conversion")
     args = p.parse_args()
     threads = [int(t) for t in args.threads.split(",")]
     print(f"machine: {os.cpu_count()} cores; torch {torch.__version__}")
@@ -201,7 +203,7 @@ def main() -> None:
               f"{rss_mb():.0f} MB at the end; {out} of {fed} samples out; "
               f"{time.perf_counter() - t0:.0f} s of compute")
 
-    if args.ckpt and VCTK_MINI.is_dir():
+    if args.ckpt and VCTK_MINI.is_dir() and not args.skip_compare:
         torch.set_num_threads(threads[-1])
         compare_offline(world, args.latency_ms)
 

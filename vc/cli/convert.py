@@ -4,7 +4,7 @@
     vc-convert --src a.wav --ref sample.wav [--target p225]
     vc-convert --src-dir DIR --out-dir OUT --target p225
     vc-convert --list pairs.tsv            # columns: src, target (or ref), out [, source]
-    vc-convert --stream --src a.wav --target p225 --out out.wav [--latency-ms 200]
+    vc-convert --stream --src a.wav --target p225 --out out.wav [--latency-ms 180]
     arecord -f S16_LE -r 16000 | vc-convert --stream --src - --target p225 --out - | aplay -f S16_LE -r 16000
 
 ``--ckpt`` defaults to $VC_CKPT, else the newest checkpoint under ./exp/.
@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--stream", action="store_true",
                       help="convert --src (a file at the model's rate, or - for raw 16-bit mono PCM on stdin) "
                       "block by block into --out (a WAV file, or - for raw 16-bit PCM on stdout)")
-    live.add_argument("--latency-ms", type=float, default=200.0, help="algorithmic latency (default 200)")
+    live.add_argument("--latency-ms", type=float, help="algorithmic latency (default: vc.streaming's, 180)")
     live.add_argument("--block-ms", type=float, help="audio converted per step (default: half the latency)")
     return p
 
@@ -141,11 +141,12 @@ def _same_file(a: Path, b: Path) -> bool:
 def _stream(args, conv) -> int:
     from vc.streaming import Stream
     from vc.streaming.io import stream_convert
+    from vc.streaming.stream import LATENCY_MS
 
     if not args.target and not args.ref:
         raise ConfigError("give --target DOMAIN or --ref CLIP")
     stream = Stream(conv, target=args.target, ref=args.ref, source=args.source, seed=args.seed or 0,
-                    latency_ms=args.latency_ms, block_ms=args.block_ms)
+                    latency_ms=args.latency_ms or LATENCY_MS, block_ms=args.block_ms)
     if args.out:
         out = args.out
     else:

@@ -58,8 +58,9 @@ CONTEXT_MS = 640.0
 VOC_CONTEXT_MS = 80.0
 #: Cross-fade at each chunk boundary (ms).
 CROSSFADE_MS = 10.0
-#: The default algorithmic latency (ms).
-LATENCY_MS = 200.0
+#: The default algorithmic latency (ms): with the cpu model's compute per block (p95 ~60 ms on one
+#: core, benchmarks/stream.py) the total stays under 250 ms.
+LATENCY_MS = 180.0
 #: The running statistics of a source of unknown domain start from the training domains' average,
 #: weighted as this many seconds of voiced frames.
 PRIOR_SECONDS = 0.5
