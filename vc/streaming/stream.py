@@ -5,10 +5,11 @@ The stream works on the frame grid of the checkpoint's features (frame ``n`` at 
 and converts one *chunk* of ``block`` frames per step. A step for the frames ``[e, e + block)`` runs
 as soon as the input reaches ``lookahead`` frames past the chunk plus the analysis ``margin``:
 
-1. **analysis** of the frames not analysed yet, on a slice of the input that reaches ``margin``
-   frames past them on both sides (so dio, CheapTrick and D4C, or the STFT, see the context they
-   would see offline); each frame's features, normalised log-F0 and target F0 are computed once and
-   kept, so nothing already analysed changes when later statistics move;
+1. **analysis** of the frames not analysed for good yet, on a slice of the input with
+   ``left_margin`` frames before them and ``margin`` after (so dio, CheapTrick and D4C, or the STFT,
+   see the context they would see offline). A frame is kept for good (features, normalised log-F0,
+   target F0, and its share of the running statistics) once ``full_margin`` frames of input after it
+   were in the slice; the frames closer to the edge are provisional and analysed again next step;
 2. **generator** on a window of ``context`` frames before the chunk, the chunk and its lookahead (it
    was trained on crops of ``model.crop_frames``, so a window of about that size is what it knows);
 3. **vocoder** on the converted frames from ``voc_context`` frames before the chunk (the previous
@@ -18,11 +19,11 @@ as soon as the input reaches ``lookahead`` frames past the chunk plus the analys
 
 Statistics never drift from block to block: a source of known domain uses that domain's log-F0 and
 feature moments from ``stats.h5``; a source of unknown domain uses running moments of its voiced
-frames, started from the average of the training domains (weighted as :data:`PRIOR_SECONDS` of speech) and
-frozen after :data:`vc.convert.converter.MOMENT_SECONDS` of input, as offline conversion uses the
-clip's first 30 s. The output level follows a running input/output energy ratio over active chunks,
-interpolated across each chunk so it never jumps, and a limiter that only ever lowers the gain
-keeps peaks below full scale.
+frames, started from the average of the training domains (weighted as :data:`PRIOR_SECONDS` of
+voiced frames) and frozen after :data:`vc.convert.converter.MOMENT_SECONDS` of voiced frames, as
+offline conversion uses the clip's first 30 s. The output level follows a running input/output
+energy ratio over active chunks, interpolated across each chunk so it never jumps, and a limiter
+that only ever lowers the gain keeps peaks below full scale.
 
 The output depends only on the samples fed, not on how they were cut into blocks: feeding one
 sample at a time or 4000 gives the same output, bit for bit. Memory is bounded: the stream keeps
