@@ -113,13 +113,18 @@ def _scores(comparison: dict) -> dict:
 
 def test_verdict_says_when_the_model_does_not_beat_the_baseline():
     beat = {"mcd": {"system": 6.0, "baseline": 7.0, "diff": -1.0, "ci95": [-1.5, -0.5], "n": 9, "better": "system"},
-            "dnsmos": {"system": 3.1, "baseline": 3.0, "diff": 0.1, "ci95": [0.0, 0.2], "n": 9, "better": "system"}}
+            "dnsmos": {"system": 3.1, "baseline": 3.0, "diff": 0.1, "ci95": [0.02, 0.2], "n": 9, "better": "system"}}
     line = baseline_verdict(_scores({"statistical": beat}))
     assert line.startswith("vs statistical baseline: MCD (dB) 6.00 vs 7.00 (-1.00, 95% CI -1.50..-0.50); DNSMOS")
     assert line.endswith("=> vc beats the statistical baseline on every score shown")
     lose = {**beat, "dnsmos": {**beat["dnsmos"], "system": 2.1, "diff": -0.9, "better": "baseline"}}
     line = baseline_verdict(_scores({"source": beat, "statistical": lose}))
     assert line.endswith("=> vc does NOT beat the statistical baseline on: DNSMOS P.835 overall")
+    # ahead on average, but with an interval that reaches zero: not counted as beaten
+    noisy = {**beat, "dnsmos": {**beat["dnsmos"], "ci95": [-0.04, 0.24]}}
+    line = baseline_verdict(_scores({"statistical": noisy}))
+    assert line.endswith("=> vc does NOT beat the statistical baseline on: DNSMOS P.835 overall "
+                         "(ahead within the 95% CI only)")
     assert baseline_verdict(_scores({})) == ""
     # without the statistical baseline, the first one scored
     assert baseline_verdict(_scores({"source": beat})).startswith("vs source baseline:")

@@ -368,7 +368,8 @@ VERDICT_KEYS = ("spk_id_correct", "mcd", "dnsmos", "f0_corr", "domain_correct")
 
 def baseline_verdict(scores: dict, baseline: str = "statistical") -> str:
     """One line: vc against ``baseline`` (else the first baseline scored) on the main scores, with the
-    difference and its 95% interval, and which scores vc does not beat."""
+    difference and its 95% interval, and which scores vc does not beat. A score counts as beaten
+    only when vc is ahead and the interval of the paired difference excludes zero."""
     comparison = scores.get("comparison") or {}
     if baseline not in comparison:
         baseline = next(iter(comparison), None)
@@ -390,6 +391,8 @@ def baseline_verdict(scores: dict, baseline: str = "statistical") -> str:
                      f"{spec.fmt.format(c['baseline'])} ({diff})")
         if c["better"] != "system":
             worse.append(spec.label.split(":")[0])
+        elif ci and ci[0] <= 0 <= ci[1]:  # ahead on average, but the interval does not rule out a loss
+            worse.append(spec.label.split(":")[0] + " (ahead within the 95% CI only)")
     if not shown:
         return ""
     if worse:
