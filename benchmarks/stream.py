@@ -70,6 +70,15 @@ def time_stream(conv: Converter, wav: np.ndarray, latency_ms: float, source=None
                 latency_ms=stream.latency_ms, total_ms=stream.latency_ms + 1000 * p95)
 
 
+def time_threads(conv: Converter, wav: np.ndarray, threads: list[int], latency_ms: float) -> list[tuple[int, dict]]:
+    """:func:`time_stream` with each torch thread count in turn."""
+    rows = []
+    for n in threads:
+        torch.set_num_threads(n)
+        rows.append((n, time_stream(conv, wav, latency_ms)))
+    return rows
+
+
 def print_rows(name: str, rows: list[tuple[int, dict]]) -> None:
     print(f"\n{name}")
     print(f"{'threads':>7} {'block ms':>8} {'median ms':>9} {'p95 ms':>8} {'max ms':>8} {'RTF':>6} "
@@ -166,20 +175,14 @@ def main() -> None:
     else:
         world = Converter(random_state(args.world_conf, []), device="cpu")
     wav = test_clip(args.seconds, world.sample_rate)
-    rows = []
-    for n in threads:
-        torch.set_num_threads(n)
-        rows.append((n, time_stream(world, wav, args.latency_ms)))
+    rows = time_threads(world, wav, threads, args.latency_ms)
     print_rows(f"cpu WORLD model ({args.ckpt or args.world_conf + ', random weights'}), vocoder {world.vocoder_name}, "
                f"{len(wav) / world.sample_rate:.0f} s of speech", rows)
 
     if not args.skip_mel:
         mel = mel_path_converter(args.mel_conf)
         mwav = test_clip(args.mel_seconds, mel.sample_rate)
-        rows = []
-        for n in threads:
-            torch.set_num_threads(n)
-            rows.append((n, time_stream(mel, mwav, args.latency_ms)))
+        rows = time_threads(mel, mwav, threads, args.latency_ms)
         print_rows(f"mel path ({args.mel_conf}, random weights), HiFi-GAN V1 vocoder (random weights), "
                    f"{len(mwav) / mel.sample_rate:.0f} s of speech", rows)
 

@@ -155,8 +155,8 @@ def _stream(args, conv) -> int:
         raise ConfigError(f"{out}: refusing to overwrite the source file")
     p = stream.plan
     print(f"streaming to {stream.target} at {stream.latency_ms:.0f} ms algorithmic latency (blocks of "
-          f"{p.block_ms:.0f} ms, {p.lookahead * p.hop * 1000 / p.sample_rate:.0f} ms lookahead, "
-          f"{p.margin * p.hop * 1000 / p.sample_rate:.0f} ms analysis margin)", file=sys.stderr)
+          f"{p.block_ms:.0f} ms, {p.ms(p.lookahead):.0f} ms lookahead, {p.ms(p.margin):.0f} ms analysis margin)",
+          file=sys.stderr)
     samples = stream_convert(stream, args.src, out)
     if out != "-":
         print(out)

@@ -49,10 +49,10 @@ class ModelFamily:
     uses_f0_net: bool = False
     """Whether the family's losses use ``aux["f0_net"]`` (the loop only trains one when asked)."""
     needs_source: bool = False
-    #: ``convert`` takes ``strength`` (how much of the generator's change to apply)
-    has_strength: bool = False
     """Whether :meth:`convert` needs the source domain (StarGAN-VC2's source-and-target conditioning).
     When the user gives none, the converter asks :meth:`judge_domain` about the source clip."""
+    has_strength: bool = False
+    """Whether :meth:`convert` takes ``strength`` (how much of the generator's change to apply)."""
 
     def build(self, cfg: Any, dim_q: int, num_domains: int) -> dict[str, nn.Module]:
         raise NotImplementedError

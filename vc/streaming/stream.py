@@ -97,11 +97,15 @@ class StreamPlan:
 
     @property
     def latency_ms(self) -> float:
-        return 1000.0 * self.latency_samples / self.sample_rate
+        return self.ms(self.block + self.lookahead + self.margin)
+
+    def ms(self, frames: int) -> float:
+        """The duration of ``frames`` frames in milliseconds."""
+        return 1000.0 * frames * self.hop / self.sample_rate
 
     @property
     def block_ms(self) -> float:
-        return 1000.0 * self.block * self.hop / self.sample_rate
+        return self.ms(self.block)
 
 
 def make_plan(features, latency_ms: float = LATENCY_MS, block_ms: float | None = None,
@@ -224,7 +228,6 @@ class Stream:
         self._gain = None
         self._limit = 1.0
         self._blocks = 0
-        self._out_samples = 0
         self._done = False
 
     # ------------------------------------------------------------------ public
@@ -237,14 +240,6 @@ class Stream:
     @property
     def sample_rate(self) -> int:
         return self.plan.sample_rate
-
-    @property
-    def samples_in(self) -> int:
-        return self._received
-
-    @property
-    def samples_out(self) -> int:
-        return self._out_samples
 
     def feed(self, block) -> np.ndarray:
         """Add ``block`` (1-D float samples) and return the converted samples that are ready."""
@@ -385,7 +380,6 @@ class Stream:
         # Keep the converted chunk frames and forget what no later step reads.
         self._y = np.concatenate([self._y[: e - self._y_start], new[: c1 - e]])
         self._emitted = c1
-        self._out_samples += len(chunk)
         self._trim()
         return chunk
 
