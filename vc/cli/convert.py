@@ -31,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--list", help="TSV of src, target-or-ref, out and optionally the source domain (a header "
                      "line 'src target out [source]' or 'src ref out [source]' is optional)")
     p.add_argument("--target", help="target domain (speaker); with --ref, picks the style encoder's head")
-    p.add_argument("--ref", help="reference clip whose voice to convert to (style encoder)")
+    p.add_argument("--ref", help="reference clip whose voice to convert to (style encoder; any speaker on a model "
+                   "trained with model.style_head: shared, else read as the closest training domain)")
     p.add_argument("--source", help="source domain, when the source speaker is one of the model's domains")
     p.add_argument("--out", help="output file (default: <src>_to_<target>.wav next to the source)")
     p.add_argument("--out-dir", help="output directory for --src-dir")
@@ -110,7 +111,9 @@ def _jobs(args, conv) -> list[Job]:
     if not args.target and not args.ref:
         raise ConfigError("give --target DOMAIN or --ref CLIP")
     target = args.target
-    if args.ref and not target:
+    if args.ref and not target and conv.any_to_any:
+        print(f"converting to the voice of {args.ref} (shared style head: its own style and pitch)", file=sys.stderr)
+    elif args.ref and not target:
         target = conv.judge(args.ref)
         print(f"reference {args.ref} judged closest to domain {target}", file=sys.stderr)
     label = target if not args.ref else Path(args.ref).stem
@@ -154,7 +157,7 @@ def _stream(args, conv) -> int:
     if out != "-" and args.src != "-" and _same_file(Path(args.src), Path(out)):
         raise ConfigError(f"{out}: refusing to overwrite the source file")
     p = stream.plan
-    print(f"streaming to {stream.target} at {stream.latency_ms:.0f} ms algorithmic latency (blocks of "
+    print(f"streaming to {stream.target or args.ref} at {stream.latency_ms:.0f} ms algorithmic latency (blocks of "
           f"{p.block_ms:.0f} ms, {p.ms(p.lookahead):.0f} ms lookahead, {p.ms(p.margin):.0f} ms analysis margin)",
           file=sys.stderr)
     samples = stream_convert(stream, args.src, out)

@@ -2,6 +2,7 @@
 
     vc-eval --ckpt PATH [--split test] [--out DIR] [--dump DIR] [--vocoder V] [--max-utts N] [--targets a,b]
     vc-eval --pairs pairs.tsv [--ckpt PATH | --config CONF] [--out DIR] [--dump DIR]
+    vc-eval --ckpt PATH --refs DIR|unseen [--split test] [--max-utts 2] [--out DIR]
 
 With only ``--ckpt`` it converts every utterance of the split to every other domain itself and
 scores the conversions; with ``--pairs`` it scores conversions made elsewhere. The pairs file is
@@ -13,6 +14,12 @@ Writes <out>/scores.json and <out>/report.html (audio in <out>/wav/, pictures in
 prints one line of headline scores, then one line comparing the model with the statistical baseline
 (the baselines, scored by the same code on the same utterances, are in scores.json and the report).
 Exit status 1 when some conversions could not be scored.
+
+With ``--refs`` it evaluates conversion to the voices of unseen speakers instead (vc.eval.unseen):
+held-out sources (2 per domain unless --max-utts) are converted to the voice of one clip of each
+speaker in DIR (``<speaker>/*.wav`` or flat files; ``unseen``: the dump's held-out domains), and to
+the nearest training speaker as the baseline; it prints how often the conversion is closer to the
+reference speaker than to the source, and its similarity to the reference against the baseline's.
 """
 
 from __future__ import annotations
@@ -40,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "0: every core)")
     p.add_argument("--max-utts", type=int, help="source utterances per domain (default: eval.max_utts; 0: all)")
     p.add_argument("--targets", help="comma-separated target domains (default: every other domain)")
+    p.add_argument("--refs", help="with --ckpt: folder of reference clips of unseen speakers, or 'unseen' (the "
+                   "dump's held-out domains); evaluates conversion to their voices")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="eval.KEY=VALUE",
                    help="override an eval setting (repeatable), e.g. --set eval.classifier_steps=500")
     return p
@@ -58,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         die("--split, --vocoder, --max-utts and --targets apply to --ckpt without --pairs")
     if args.workers is not None and args.workers < 0:
         die("--workers must be 0 (every core) or positive")
+    if args.refs:
+        return _unseen(args)
 
     from vc.eval.config import EvalConfig
     from vc.eval.evaluate import checkpoint_setup, eval_config_with_overrides, evaluate_checkpoint, evaluate_pairs
@@ -102,6 +113,24 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{result.headline} | report: {result.report_path}")
     if result.verdict:
         print(result.verdict)
+    return 1 if result.failed else 0
+
+
+def _unseen(args: argparse.Namespace) -> int:
+    if not args.ckpt or args.pairs:
+        die("--refs goes with --ckpt, not --pairs")
+    if args.targets or args.overrides:
+        die("--targets and --set do not apply to --refs")
+    if args.max_utts is not None and args.max_utts < 0:
+        die("--max-utts must be 0 (all) or positive")
+    from vc.eval.unseen import evaluate_unseen
+
+    result = evaluate_unseen(args.ckpt, args.refs, args.out, split=args.split or "test",
+                             max_utts=2 if args.max_utts is None else args.max_utts, dump_dir=args.dump,
+                             vocoder=args.vocoder, device=args.device)
+    for f in result.failed:
+        print(f"failed: {f['id']}: {f['error']}", file=sys.stderr)
+    print(f"{result.headline} | report: {result.out_dir / 'report.html'}")
     return 1 if result.failed else 0
 
 

@@ -85,12 +85,36 @@ def match_loudness(out: np.ndarray, like: np.ndarray) -> np.ndarray:
     return (out * (0.99 / peak) if peak > 0.99 else out).astype(np.float32)
 
 
+#: A reference clip needs this many voiced frames for its own pitch and feature statistics.
+MIN_VOICED_FRAMES = 20
+
+
+@dataclass
+class Voice:
+    """What a conversion to the voice of a clip takes from the clip itself, beside its style code:
+    its log-F0 mean and standard deviation (natural log of Hz, voiced frames) and its feature
+    moments ``mean``, ``std (1, Q)`` (normalised features, voiced frames) for the statistical base."""
+
+    lf0_mean: float
+    lf0_std: float
+    mean: torch.Tensor
+    std: torch.Tensor
+
+
 @dataclass
 class Style:
-    """A style vector (or target code) and the domain whose generator branch it belongs to."""
+    """A style vector (or target code) and the domain whose generator branch it belongs to.
+
+    ``target`` is -1 and ``voice`` set for the voice of a reference clip on a model with a shared
+    style head (any-to-any): pitch and feature statistics then come from the clip, not a domain."""
 
     vector: torch.Tensor
     target: int
+    voice: Voice | None = None
+
+    @property
+    def label(self) -> str:
+        return "reference" if self.voice is not None else str(self.target)
 
 
 class Converter:
@@ -179,15 +203,42 @@ class Converter:
         scores = self.family.judge_domain(self.nets, x)
         return self.domains[int(torch.as_tensor(scores).argmax())]
 
+    @property
+    def any_to_any(self) -> bool:
+        """Whether a reference clip of any speaker gives a style of its own (a shared style head)."""
+        return self.family.has_style_encoder and getattr(self.cfg.model, "style_head", "domain") == "shared"
+
+    def voice(self, wav: np.ndarray, name: str = "reference") -> Voice:
+        """The pitch and feature statistics of a clip (its first 20 s), for conversion to its voice."""
+        from vc.models.moments import clip_moments
+
+        feats, x = self._feature_image(wav[: 20 * self.sample_rate])
+        voiced = feats.f0 > 0
+        if int(voiced.sum()) < MIN_VOICED_FRAMES:
+            raise VCError(f"{name}: too little voiced speech ({int(voiced.sum())} voiced frames, need "
+                          f"{MIN_VOICED_FRAMES}) to read the voice's pitch")
+        lf0 = np.log(feats.f0[voiced])
+        mean, std = clip_moments(x, torch.from_numpy(voiced))
+        return Voice(float(lf0.mean()), max(float(lf0.std()), 1e-3), mean.cpu(), std.cpu())
+
     @torch.no_grad()
     def style(self, target: str | None = None, ref=None, sr: int | None = None, seed: int | None = None) -> Style:
-        """A style from the mapping network (``target``) or the style encoder (``ref``)."""
+        """A style from the mapping network (``target``) or the style encoder (``ref``).
+
+        On a model with a shared style head (:attr:`any_to_any`), ``ref`` without ``target`` is the
+        voice of the clip itself, whoever speaks it; with per-domain heads the clip is read through
+        the head of ``target``, or of the domain the discriminator judges most likely."""
         if ref is None and target is None:
             raise ConfigError("give a target domain or a reference clip")
         if ref is not None and not self.family.has_style_encoder:
             raise ConfigError(
                 f"--ref needs a style encoder; model family {self.cfg.model.name} has none (use --target)"
             )
+        if ref is not None and target is None and self.any_to_any:
+            name = str(ref) if isinstance(ref, (str, os.PathLike)) else "reference"
+            wav = self._load(ref, sr, "reference")
+            _, x = self._feature_image(wav[: 20 * self.sample_rate])
+            return Style(self.family.style(self.nets, 0, ref=x), -1, self.voice(wav, name))
         if target is None:
             target = self.judge(ref, sr)
         tgt = self.domain_index(target)
@@ -211,26 +262,51 @@ class Converter:
             out[voiced] = (lf0 - lf0.mean()) / max(lf0.std(), 1e-3)
         return out
 
-    def _map_f0(self, f0: np.ndarray, source: str | None, target: str) -> np.ndarray:
-        if source is not None:
-            return self.stats.convert_f0(f0, source, target)
+    def target_lf0(self, style: Style) -> tuple[float, float]:
+        """Log-F0 mean and standard deviation of the voice ``style`` converts to: its reference
+        clip's own (any-to-any), else its domain's training statistics."""
+        if style.voice is not None:
+            return style.voice.lf0_mean, style.voice.lf0_std
+        target = self.domains[style.target]
+        return self.stats.lf0_mean[target], self.stats.lf0_std[target]
+
+    def target_moments(self, style: Style) -> tuple[torch.Tensor, torch.Tensor]:
+        """Feature moments ``(1, Q)`` each that the statistical base moves a source to, for ``style``."""
+        if style.voice is not None:
+            return style.voice.mean, style.voice.std
+        return self.nets["moments"](torch.tensor([style.target]))
+
+    def _map_f0(self, f0: np.ndarray, source: str | None, style: Style) -> np.ndarray:
+        """Source F0 (Hz) moved, as log-Gaussians, from the source's statistics (its domain's, or the
+        clip's own when unknown) to the target voice's (:meth:`target_lf0`)."""
+        if source is not None and style.voice is None:
+            return self.stats.convert_f0(f0, source, self.domains[style.target])
         voiced = f0 > 0
         out = np.zeros_like(f0)
-        if voiced.sum() >= 2:
-            lf0 = np.log(f0[voiced])
-            mu_t, sd_t = self.stats.lf0_mean[target], self.stats.lf0_std[target]
-            out[voiced] = np.exp((lf0 - lf0.mean()) / max(lf0.std(), 1e-3) * sd_t + mu_t)
+        if voiced.sum() < 2:
+            return out
+        lf0 = np.log(f0[voiced])
+        if source is not None:
+            mu_s, sd_s = self.stats.lf0_mean[source], self.stats.lf0_std[source]
+        else:
+            mu_s, sd_s = float(lf0.mean()), max(float(lf0.std()), 1e-3)
+        mu_t, sd_t = self.target_lf0(style)
+        out[voiced] = np.exp((lf0 - mu_s) / sd_s * sd_t + mu_t)
         return out
 
     @torch.no_grad()
-    def _clip_shift(self, wav: np.ndarray, target: int):
-        """The statistical base's shift for a source of unknown domain: the clip's own feature moments
-        (voiced frames of its first :data:`MOMENT_SECONDS`) to the target domain's."""
+    def _clip_shift(self, wav: np.ndarray, style: Style, source: str | None = None):
+        """The statistical base's shift: from the source domain's moments (``source``), else from the
+        clip's own (voiced frames of its first :data:`MOMENT_SECONDS`), to the target's
+        (:meth:`target_moments`)."""
         from vc.models.moments import Shift, clip_moments
 
-        feats, x = self._feature_image(wav[: int(MOMENT_SECONDS * self.sample_rate)])
-        mean, std = clip_moments(x, torch.from_numpy(feats.f0 > 0))
-        tgt_mean, tgt_std = self.nets["moments"](torch.tensor([target]))
+        if source is not None:
+            mean, std = self.nets["moments"](torch.tensor([self.domains.index(source)]))
+        else:
+            feats, x = self._feature_image(wav[: int(MOMENT_SECONDS * self.sample_rate)])
+            mean, std = clip_moments(x, torch.from_numpy(feats.f0 > 0))
+        tgt_mean, tgt_std = self.target_moments(style)
         return Shift(mean, std, tgt_mean, tgt_std)
 
     def convert_kwargs(self) -> dict:
@@ -240,7 +316,6 @@ class Converter:
     @torch.no_grad()
     def _convert_window(self, wav: np.ndarray, style: Style, source: str | None, shift=None) -> np.ndarray:
         feats, x = self._feature_image(wav)
-        target = self.domains[style.target]
         f0n = torch.from_numpy(self._f0_norm(feats.f0, source)).float()[None].to(self.device)
         if source is not None:
             src_idx = self.domains.index(source)
@@ -250,7 +325,7 @@ class Converter:
             src_idx = -1  # the family does not use it
         y = self.family.convert(self.nets, x, f0n, src_idx, style.target, style.vector, shift=shift,
                                 **self.convert_kwargs())
-        out = self.vocoder(y[0, 0].float().cpu().numpy().T, f0=self._map_f0(feats.f0, source, target), ap=feats.ap)
+        out = self.vocoder(y[0, 0].float().cpu().numpy().T, f0=self._map_f0(feats.f0, source, style), ap=feats.ap)
         out = np.asarray(out, dtype=np.float32)
         if len(out) < len(wav):
             out = np.pad(out, (0, len(wav) - len(out)))
@@ -262,7 +337,9 @@ class Converter:
         if source is not None:
             self.domain_index(source, "source domain")
         # One shift for the whole input, so the windows of a long file agree.
-        shift = self._clip_shift(wav, style.target) if source is None and "moments" in self.nets else None
+        shift = None
+        if "moments" in self.nets and (source is None or style.voice is not None):
+            shift = self._clip_shift(wav, style, source)
         total = len(wav)
         if total <= self.window:
             out = self._convert_window(wav, style, source, shift)
@@ -277,6 +354,8 @@ class Converter:
                  seed: int | None = None, source: str | None = None) -> tuple[np.ndarray, int]:
         """Convert ``wav_or_path`` to ``target`` (mapping network) or to the voice of ``ref``.
 
+        On a model with a shared style head, ``ref`` alone converts to the voice of that clip, a
+        speaker never trained on included: its style code, and its own pitch and feature statistics.
         Returns ``(wav, sample_rate)``. ``source`` (a domain name) is optional: when given, F0 is
         normalised with that domain's statistics; otherwise with the clip's own.
         """

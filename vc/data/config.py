@@ -42,6 +42,11 @@ class DataConfig:
     """Shell-style patterns on utterance ids (``p2*_02[1-3]``): the matching utterances, and only they,
     form the test split (``test_per_domain`` is then not used). For parallel corpora: hold out the
     same sentences of every speaker, so conversions can be scored against the target's real one."""
+    unseen_domains: list[str] = field(default_factory=list)
+    """Shell-style patterns on domain names (``p2[5-9]*``): the matching domains are held out
+    entirely, a speaker-disjoint split for any-to-any conversion. They are not training domains; their
+    utterances (features extracted as for the rest) are listed in ``manifest/unseen.tsv`` for
+    ``vc-eval --refs unseen``."""
     split_seed: int = 0
     num_workers: int = 0
     """Feature extraction processes; 0 uses every core."""

@@ -210,9 +210,12 @@ class Dump:
         return self._stats
 
     def utterances(self, split: str = "train") -> list[Utterance]:
-        """The manifest of ``split`` (``train``, ``dev``, ``test`` or ``all``)."""
-        if split not in (*SPLITS, "all"):
-            raise DataError(f"unknown split {split!r}; choose train, dev, test or all")
+        """The manifest of ``split`` (``train``, ``dev``, ``test``, ``all`` or ``unseen``: the held-out
+        domains of ``data.unseen_domains``, empty when there are none)."""
+        if split not in (*SPLITS, "all", "unseen"):
+            raise DataError(f"unknown split {split!r}; choose train, dev, test, all or unseen")
+        if split == "unseen" and not (self.dir / "manifest" / "unseen.tsv").is_file():
+            return []  # a dump written before held-out domains existed
         if split not in self._manifests:
             self._manifests[split] = read_manifest(self.dir / "manifest" / f"{split}.tsv")
         return list(self._manifests[split])

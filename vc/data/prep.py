@@ -65,6 +65,8 @@ class PrepResult:
     reused: int = 0
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    unseen: dict[str, int] = field(default_factory=dict)
+    """Utterances per held-out domain (``data.unseen_domains``), in ``manifest/unseen.tsv``."""
 
     def total(self, split: str) -> int:
         return sum(self.counts[split].values())
@@ -85,7 +87,9 @@ class PrepResult:
             f"{len(self.domains)} domains ({', '.join(self.domains)}); utterances: "
             f"train {self.total('train')}, dev {self.total('dev')}, test {self.total('test')}; "
             f"{len(self.rejected)} rejected; {self.extracted} extracted, {self.reused} reused; "
-            f"dump: {self.dump_dir}"
+            + (f"{len(self.unseen)} unseen domains held out ({sum(self.unseen.values())} utterances); "
+               if self.unseen else "")
+            + f"dump: {self.dump_dir}"
         )
 
 
@@ -190,6 +194,19 @@ def _check_domain_name(domain: str, where: str) -> None:
         raise DataError(f"{where}: unusable domain name {domain!r} (no slashes, tabs or newlines)")
 
 
+def held_out_domains(domains: list[str], patterns: list[str], notes: list[str] | None = None) -> list[str]:
+    """The domains matched by the shell-style ``patterns`` (``data.unseen_domains``), in order: left
+    out of training, their utterances in ``manifest/unseen.tsv`` (a speaker-disjoint split). A pattern
+    that matches nothing is noted; holding out every domain is a DataError."""
+    held = [d for d in domains if any(fnmatch.fnmatchcase(d, p) for p in patterns)]
+    for p in patterns:
+        if notes is not None and not any(fnmatch.fnmatchcase(d, p) for d in domains):
+            notes.append(f"data.unseen_domains: {p!r} matches no domain")
+    if held and len(held) == len(domains):
+        raise DataError(f"data.unseen_domains holds out every domain ({', '.join(held)}); nothing is left to train on")
+    return held
+
+
 def split_utterances(
     utts: list[Utterance], domains: list[str], dev: int, test: int, seed: int,
     test_utts: list[str] | None = None,
@@ -289,7 +306,9 @@ def prepare(cfg: Any, progress: bool = True) -> PrepResult:
         domains = found
     if not domains:
         raise DataError(f"data.root {readers.expand(data.root)}: no domains found")
-    items = [it for it in items if it[1] in domains]
+    unseen = held_out_domains(domains, data.unseen_domains, notes)
+    domains = [d for d in domains if d not in unseen]
+    items = [it for it in items if it[1] in domains or it[1] in unseen]
     ids = readers.utterance_ids(
         [(p, d) for p, d, _ in items], vctk_mic=data.vctk_mic if data.format == "vctk" else None
     )
@@ -304,13 +323,13 @@ def prepare(cfg: Any, progress: bool = True) -> PrepResult:
     outcomes = {o.utt_id: o for o in map_progress(_process, jobs, opts, data.num_workers, desc="features",
                                                    unit="utt", progress=progress, warm_up=_warm_up)}
 
-    utts, rejected = [], []
+    utts, unseen_utts, rejected = [], [], []
     for u, (_, d, text) in zip(ids, items):
         o = outcomes[u]
         if o.reason:
             rejected.append((o.path, o.reason))
         else:
-            utts.append(Utterance(u, d, o.path, o.duration, text))
+            (unseen_utts if d in unseen else utts).append(Utterance(u, d, o.path, o.duration, text))
     rows = ["path\treason"] + [f"{p}\t{' '.join(r.split())}" for p, r in rejected]
     write_text_atomic(dump_dir / "rejected.tsv", "\n".join(rows) + "\n")
     usable = Counter(u.domain for u in utts)
@@ -328,6 +347,8 @@ def prepare(cfg: Any, progress: bool = True) -> PrepResult:
     write_manifest(dump_dir / "manifest" / "all.tsv", sorted(utts, key=lambda u: (domains.index(u.domain), u.utt_id)))
     for s in SPLITS:
         write_manifest(dump_dir / "manifest" / f"{s}.tsv", splits[s])
+    write_manifest(dump_dir / "manifest" / "unseen.tsv",
+                   sorted(unseen_utts, key=lambda u: (unseen.index(u.domain), u.utt_id)))
 
     # 4. Statistics over the training split, streamed from the caches.
     acc = StatsAccumulator(features.dim, domains)
@@ -361,4 +382,5 @@ def prepare(cfg: Any, progress: bool = True) -> PrepResult:
         reused=sum(o.reused for o in outcomes.values()),
         notes=notes,
         seconds=time.time() - t0,
+        unseen={d: sum(u.domain == d for u in unseen_utts) for d in unseen},
     )

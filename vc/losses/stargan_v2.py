@@ -17,6 +17,13 @@ Generator (:func:`g_loss`)::
     λ_adv·adv + λ_sty·sty − λ_ds(t)·ds + λ_cyc·cyc + λ_norm·norm + λ_f0·f0
         + (λ_cls_real + λ_adv_cls)·CE(D.classify(fake), target)                     [λ_adv_cls from its start step]
 
+With ``model.disc_projection`` both add ``λ_proj`` times a style-conditioned adversarial pair
+(:func:`_projection_active`): D sees real speech of the target domain (``x_ref``) with the style the
+style encoder reads off *another* of its clips (``x_ref2``), against each conversion with the style it
+was made with; G wants its conversions judged real for that style. The styles are fixed (no
+gradient) in these terms, so the style encoder cannot make them easy; they train the generator to
+follow a style code rather than a domain, which is what a shared style head needs.
+
 ``λ_cls_real`` (``loss.lambda_cls_real``, 0 in the paper's recipe) is StarGAN's domain classification
 loss: D's classifier head also learns which domain *real* speech belongs to, from the first step, and
 the generator learns to make its conversions classified as the target: a direct pull towards the
@@ -182,9 +189,14 @@ def _adv_cls_active(step: int, lc: Any) -> bool:
     return lc.lambda_adv_cls > 0 and step >= lc.adv_cls_start_step
 
 
+def _projection_active(D: nn.Module, lc: Any) -> bool:
+    return lc.lambda_proj > 0 and getattr(D, "has_projection", False)
+
+
 def d_loss(nets: Nets, batch: Batch, step: int, cfg: Any, aux: Mapping[str, nn.Module] | None = None
            ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Discriminator loss of one step. Logs: ``d_real``, ``d_fake``, ``d_r1`` [, ``d_adv_cls``]."""
+    """Discriminator loss of one step. Logs: ``d_real``, ``d_fake``, ``d_r1`` [, ``d_adv_cls``,
+    ``d_cls_real``, ``d_proj``]."""
     lc = _loss_cfg(cfg)
     G, D = nets["generator"], nets["discriminator"]
     x, y, y_trg = batch["x"], batch["y"], batch["y_ref"]
@@ -200,11 +212,19 @@ def d_loss(nets: Nets, batch: Batch, step: int, cfg: Any, aux: Mapping[str, nn.M
 
     y_org2, y_trg2 = br.src(y), br.src(y_trg)
     with torch.no_grad():
-        x_fake = G(_base(nets, br.src(x), y_org2, y_trg2), br.styles(nets, batch, "x_ref"), br.src(batch.get("f0n")))
+        s_fake = br.styles(nets, batch, "x_ref")
+        x_fake = G(_base(nets, br.src(x), y_org2, y_trg2), s_fake, br.src(batch.get("f0n")))
     fake_logits, cls_logits = _judge(D, x_fake, y_trg2, lc.adv_per_patch)
     loss_fake = d_fake_loss(fake_logits, lc.adv_type)
 
     logs = {"d_real": float(loss_real.detach()), "d_fake": float(loss_fake.detach()), "d_r1": float(loss_r1.detach())}
+    loss_proj = loss_fake.new_zeros(())
+    if _projection_active(D, lc):
+        with torch.no_grad():
+            s_real = nets["style_encoder"](batch["x_ref2"], y_trg)
+        loss_proj = (d_real_loss(D.style_logits(batch["x_ref"].float(), s_real), lc.adv_type)
+                     + d_fake_loss(D.style_logits(x_fake, s_fake), lc.adv_type))
+        logs["d_proj"] = float(loss_proj.detach())
     loss_cls = loss_fake.new_zeros(())
     if _adv_cls_active(step, lc):
         # D learns to tell which domain a conversion came from (only meaningful when it moved).
@@ -217,14 +237,14 @@ def d_loss(nets: Nets, batch: Batch, step: int, cfg: Any, aux: Mapping[str, nn.M
         logs["d_cls_real"] = float(loss_cls_real.detach())
 
     loss = (lc.lambda_adv * (loss_real + loss_fake) + lc.lambda_r1 * loss_r1 + lc.lambda_adv_cls * loss_cls
-            + lc.lambda_cls_real * loss_cls_real)
+            + lc.lambda_cls_real * loss_cls_real + lc.lambda_proj * loss_proj)
     return loss, logs
 
 
 def g_loss(nets: Nets, batch: Batch, step: int, cfg: Any, aux: Mapping[str, nn.Module] | None = None
            ) -> tuple[torch.Tensor, dict[str, float]]:
     """Generator loss of one step (trains G, F and E). Logs: ``adv``, ``sty``, ``cyc``, ``norm``,
-    ``lambda_ds`` [, ``ds``, ``f0``, ``adv_cls``]."""
+    ``lambda_ds`` [, ``ds``, ``f0``, ``adv_cls``, ``cls``, ``proj``]."""
     lc = _loss_cfg(cfg)
     G, E, D = nets["generator"], nets["style_encoder"], nets["discriminator"]
     x, y, y_trg = batch["x"], batch["y"], batch["y_ref"]
@@ -236,6 +256,8 @@ def g_loss(nets: Nets, batch: Batch, step: int, cfg: Any, aux: Mapping[str, nn.M
     x_fake = G(x_in, s_trg, f0n2)
     with frozen(D):
         fake_logits, cls_logits = _judge(D, x_fake, y_trg2, lc.adv_per_patch)
+        loss_proj = (g_adv_loss(D.style_logits(x_fake, s_trg.detach()), lc.adv_type)
+                     if _projection_active(D, lc) else None)
     loss_adv = g_adv_loss(fake_logits, lc.adv_type)
 
     loss_sty = l1(E(x_fake, y_trg2), s_trg)
@@ -270,8 +292,12 @@ def g_loss(nets: Nets, batch: Batch, step: int, cfg: Any, aux: Mapping[str, nn.M
     loss = (lc.lambda_adv * loss_adv + lc.lambda_sty * loss_sty - lambda_ds * loss_ds + lc.lambda_cyc * loss_cyc
             + lc.lambda_norm * loss_norm + lc.lambda_f0 * loss_f0 + lc.lambda_adv_cls * loss_cls
             + lc.lambda_cls_real * loss_cls_fake)
+    if loss_proj is not None:
+        loss = loss + lc.lambda_proj * loss_proj
 
     logs = {"adv": loss_adv, "sty": loss_sty, "cyc": loss_cyc, "norm": loss_norm}
+    if loss_proj is not None:
+        logs["proj"] = loss_proj
     if lambda_ds > 0:
         logs["ds"] = loss_ds
     if _f0_active(cfg, aux):

@@ -35,6 +35,10 @@ class ModelConfig:
     """Base channels of the style encoder."""
     style_n_down: int = 4
     """Style-encoder stages that halve frequency and time before global pooling."""
+    style_head: Literal["domain", "shared"] = "domain"
+    """StarGAN v2's style encoder: ``domain`` (the paper) reads a clip's style through the head of a
+    named training domain; ``shared`` through one domain-agnostic head, so a style can be read off a
+    clip of any speaker, one never trained on included (any-to-any conversion, docs/any_to_any.md)."""
     f0_condition: bool = True
     """Condition the generator on the source's normalised log-F0 contour and its voiced mask: two extra
     input channels broadcast over Q, and again at the bottleneck (pooled to its frame rate)."""
@@ -53,6 +57,11 @@ class ModelConfig:
     disc_dim: int = 64
     disc_max_dim: int = 512
     disc_n_down: int = 3
+    disc_projection: bool = False
+    """StarGAN v2: give the discriminator a style-conditioned real/fake output (projection
+    discriminator: a per-patch logit plus the inner product of the patch features with a projection
+    of the style code), trained with ``loss.lambda_proj``, so it judges whether a clip sounds like a
+    given style, not only like a training domain (docs/any_to_any.md)."""
     vc2_classifier_dim: int = 32
     """StarGAN-VC2: channels of the small domain classifier trained on real speech beside the GAN to
     judge the source domain at conversion when none is given (its depth is ``disc_n_down``)."""

@@ -10,6 +10,12 @@ shares one trunk between two 1×1 heads:
   (StarGAN v2-VC's adversarial source classifier), from the patch-averaged features.
 
 ``D.patch_logits_and_classes(x)`` returns both from one trunk pass (the losses use it).
+
+With ``model.disc_projection`` a third head judges a clip *given a style code* ``s (B, S)``
+(projection discriminator, Miyato & Koyama 2018): ``D.style_logits(x, s) -> (B, P)`` is, per patch,
+a 1×1 real/fake logit plus the inner product of the patch's features with a linear projection of
+``s``. It is not tied to the training domains, so it can train a style space shared by every
+speaker (any-to-any conversion).
 """
 
 from __future__ import annotations
@@ -63,9 +69,25 @@ class _PatchDiscriminator(nn.Module):
     trunk: nn.Module
     min_size: int = 1
 
-    def _heads(self, dim: int, num_domains: int) -> None:
+    def _heads(self, dim: int, num_domains: int, cfg: ModelConfig) -> None:
         self.adv_head = nn.Conv2d(dim, num_domains, 1)
         self.cls_head = nn.Conv2d(dim, num_domains, 1)
+        if cfg.disc_projection:
+            self.style_head = nn.Conv2d(dim, 1, 1)
+            self.style_proj = nn.Linear(cfg.style_dim, dim, bias=False)
+
+    @property
+    def has_projection(self) -> bool:
+        return hasattr(self, "style_proj")
+
+    def style_logits(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """Style-conditioned real/fake logit of every patch, ``(B, P)``, for ``x (B, 1, Q, N)`` judged
+        as speech in the style ``s (B, style_dim)`` (needs ``model.disc_projection``)."""
+        if not self.has_projection:
+            raise ValueError("style_logits() needs a discriminator built with model.disc_projection")
+        h = self._features(x)
+        proj = self.style_proj(s.to(h.dtype))[:, :, None, None]  # (B, C, 1, 1)
+        return (self.style_head(h)[:, 0] + (h * proj).sum(dim=1)).flatten(1)
 
     def _features(self, x: torch.Tensor) -> torch.Tensor:
         return self.trunk(pad_to_multiple(x, 1, minimum=self.min_size))
@@ -112,7 +134,7 @@ class GatedPatchGAN(_PatchDiscriminator):
         layers += [GatedConv2d(dims[i], dims[i + 1], 3, 2) for i in range(cfg.disc_n_down)]
         layers.append(GatedConv2d(dims[-1], dims[-1], 3, 1))
         self.trunk = nn.Sequential(*layers)
-        self._heads(dims[-1], num_domains)
+        self._heads(dims[-1], num_domains, cfg)
 
 
 @register_discriminator("resnet")
@@ -129,4 +151,4 @@ class ResNetDiscriminator(_PatchDiscriminator):
         layers += [ResBlk(dims[i], dims[i + 1], downsample=True) for i in range(cfg.disc_n_down)]
         layers += [nn.LeakyReLU(LRELU_SLOPE), nn.Conv2d(dims[-1], dims[-1], 3, 1, 1), nn.LeakyReLU(LRELU_SLOPE)]
         self.trunk = nn.Sequential(*layers)
-        self._heads(dims[-1], num_domains)
+        self._heads(dims[-1], num_domains, cfg)

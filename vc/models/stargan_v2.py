@@ -134,13 +134,17 @@ class MappingNetwork(nn.Module):
 
 
 class StyleEncoder(nn.Module):
-    """Residual CNN over a reference clip, global average pooling, per-domain linear head.
+    """Residual CNN over a reference clip, global average pooling, then a linear head: one per domain
+    (``shared=False``, the paper), or one for every clip (``shared=True``: ``y`` is ignored, so the
+    style of a speaker never trained on can be read).
 
     Clips shorter than ``2**n_down`` frames (or rows) are padded by repeating the last one.
     """
 
-    def __init__(self, dim_in: int, max_conv_dim: int, style_dim: int, num_domains: int, n_down: int = 4):
+    def __init__(self, dim_in: int, max_conv_dim: int, style_dim: int, num_domains: int, n_down: int = 4,
+                 shared: bool = False):
         super().__init__()
+        self.shared = shared
         self.min_size = 2**n_down
         dims = _channels(dim_in, max_conv_dim, n_down)
         self.trunk = nn.Sequential(
@@ -150,11 +154,18 @@ class StyleEncoder(nn.Module):
             nn.Conv2d(dims[-1], dims[-1], 3, 1, 1),
             nn.LeakyReLU(LRELU_SLOPE),
         )
-        self.heads = DomainHeads(dims[-1], style_dim, num_domains)
+        if shared:
+            self.head = nn.Linear(dims[-1], style_dim)
+        else:
+            self.heads = DomainHeads(dims[-1], style_dim, num_domains)
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """``x (B, 1, Q, N)``, ``y (B,)`` long -> ``(B, style_dim)``."""
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """``x (B, 1, Q, N)``, ``y (B,)`` long (not read by a shared head; required otherwise) -> ``(B, style_dim)``."""
         h = self.trunk(pad_to_multiple(x, 1, minimum=self.min_size)).mean(dim=(2, 3))
+        if self.shared:
+            return self.head(h)
+        if y is None:
+            raise ValueError("StyleEncoder: a per-domain style head needs the domain y")
         return self.heads(h, y)
 
 
@@ -170,7 +181,8 @@ def build_nets(cfg: ModelConfig, dim_q: int, num_domains: int) -> dict[str, nn.M
             cfg.latent_dim, cfg.style_dim, num_domains, cfg.mapping_hidden, cfg.mapping_layers
         ),
         "style_encoder": StyleEncoder(
-            cfg.style_dim_in, cfg.max_conv_dim, cfg.style_dim, num_domains, cfg.style_n_down
+            cfg.style_dim_in, cfg.max_conv_dim, cfg.style_dim, num_domains, cfg.style_n_down,
+            shared=cfg.style_head == "shared",
         ),
         "discriminator": build_discriminator(cfg, num_domains),
     }

@@ -189,7 +189,8 @@ class Stream:
         self.conv = conv
         self.plan = make_plan(conv.features, latency_ms, block_ms, context_ms)
         self.style = conv.style(target=target, ref=ref, seed=seed)
-        self.target = conv.domains[self.style.target]
+        self.target = conv.domains[self.style.target] if self.style.voice is None else None
+        self._target_lf0 = conv.target_lf0(self.style)
         self.source = source
         self.source_index = conv.domain_index(source, "source domain") if source is not None else None
         stats, hop, sr = conv.stats, self.plan.hop, self.plan.sample_rate
@@ -315,8 +316,12 @@ class Stream:
         """Normalised log-F0 and target F0 (Hz) of newly analysed frames; the first ``n_commit`` of
         them (the committed ones) update the running moments."""
         stats = self.conv.stats
+        mu_t, sd_t = self._target_lf0
         if self.source is not None:
-            return stats.f0_normalized(f0, self.source), stats.convert_f0(f0, self.source, self.target)
+            f0n = stats.f0_normalized(f0, self.source)
+            if self.target is not None:
+                return f0n, stats.convert_f0(f0, self.source, self.target)
+            return f0n, np.where(f0 > 0, np.exp(f0n * sd_t + mu_t), 0.0).astype(np.float32)
         voiced = f0 > 0
         done = voiced[:n_commit]
         if done.any():
@@ -328,17 +333,21 @@ class Stream:
         f0t = np.zeros_like(f0, dtype=np.float32)
         z = (np.log(f0[voiced]) - mu) / sd
         f0n[voiced] = z
-        f0t[voiced] = np.exp(z * stats.lf0_std[self.target] + stats.lf0_mean[self.target])
+        f0t[voiced] = np.exp(z * sd_t + mu_t)
         return f0n, f0t
 
     def _shift(self):
-        """The statistical base's shift for a source of unknown domain (running moments)."""
+        """The statistical base's shift for a source of unknown domain (running moments), or from a
+        known source domain to a reference clip's voice; None: the family shifts between domains."""
         from vc.models.moments import STD_FLOOR, Shift
 
         if self._shift_moments is None:
-            return None
+            if self.style.voice is None or "moments" not in self.conv.nets:
+                return None
+            src = self.conv.nets["moments"](torch.tensor([self.source_index]))
+            return Shift(*src, *self.conv.target_moments(self.style))
         m = self._shift_moments
-        tgt_mean, tgt_std = self.conv.nets["moments"](torch.tensor([self.style.target]))
+        tgt_mean, tgt_std = self.conv.target_moments(self.style)
         mean = torch.from_numpy(m.mean).float()[None]
         std = torch.from_numpy(m.std).float()[None].clamp_min(STD_FLOOR)
         return Shift(mean, std, tgt_mean, tgt_std)

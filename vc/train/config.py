@@ -31,6 +31,10 @@ class LossConfig:
     adv_per_patch: bool = True
     """StarGAN v2: the adversarial losses judge each patch of the discriminator's last feature map
     (PatchGAN: every patch must look real) instead of the clip's patch-averaged logit."""
+    lambda_proj: float = 1.0
+    """StarGAN v2 with ``model.disc_projection``: weight of the style-conditioned adversarial terms
+    (real speech of the target domain paired with a style read off another of its clips, against
+    each conversion paired with the style it was made with)."""
     split_branches: bool = False
     """StarGAN v2: convert half the batch with latent-guided styles and the other half with
     reference-guided ones, instead of every clip through both branches: half the generator compute
