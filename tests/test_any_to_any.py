@@ -126,6 +126,19 @@ def test_reference_voice_brings_its_own_pitch_and_moments(shared_ckpt, tiny_corp
     assert conv.style(target="mid", ref=ref, sr=conv.sample_rate).voice is None
 
 
+@pytest.mark.parametrize("source", [None, "low"])
+def test_streaming_to_an_unseen_reference(shared_ckpt, tiny_corpus, source):
+    from vc.audio import load
+    from vc.streaming import Stream
+
+    conv = vc.load(shared_ckpt, device="cpu")
+    src = load(tiny_corpus / "low" / "low_001.wav", conv.sample_rate)
+    stream = Stream(conv, ref=tiny_corpus / "high" / "high_001.wav", source=source)
+    assert stream.target is None
+    out = np.concatenate([stream.feed(src[i : i + 1000]) for i in range(0, len(src), 1000)] + [stream.flush()])
+    assert out.shape == src.shape and np.isfinite(out).all() and np.abs(out).max() > 0
+
+
 def test_reference_without_voiced_speech_is_refused(shared_ckpt):
     conv = vc.load(shared_ckpt, device="cpu")
     noise = np.random.default_rng(0).standard_normal(conv.sample_rate).astype(np.float32) * 1e-3
