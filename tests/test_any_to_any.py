@@ -251,3 +251,12 @@ def test_config_round_trip_keeps_the_switch(held_out):
     assert again.model.style_head == "shared" and again.model.disc_projection
     with pytest.raises(ConfigError, match="style_head"):
         from_dict(ExperimentConfig, {"model": {"style_head": "per_speaker"}})
+
+
+def test_web_page_job_converts_to_the_reference_voice(shared_ckpt, tiny_corpus, tmp_path):
+    from vc.ui import jobs
+
+    conv = vc.load(shared_ckpt, device="cpu")
+    res = jobs.convert_clip(conv, tmp_path / "req", str(tiny_corpus / "low" / "low_001.wav"),
+                            ref=str(tiny_corpus / "high" / "high_001.wav"), plot=False)
+    assert "the voice of the reference clip" in res.message and len(res.wavs) == 1 and res.wavs[0].is_file()

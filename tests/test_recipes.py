@@ -80,6 +80,23 @@ def test_mini(recipes):
     assert "already generated" in again.stdout
 
 
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed (apt-get install espeak-ng)")
+def test_voices_any_to_any(recipes):
+    pytest.importorskip("resemblyzer")  # stage 6 scores with the independent speaker encoder
+    voices = recipes / "voices"
+    proc = run_sh(voices / "run.sh", "--conf", "conf.debug.yaml", "--voices", "3", "--unseen", "1",
+                  "--sentences", "4", "--real-refs", "false", "--set", "eval.targets=[]")
+    train_voices = sorted(p.name for p in (voices / "data" / "voices_debug").iterdir() if p.is_dir())
+    assert len(train_voices) == 3
+    unseen = sorted(p.name for p in (voices / "data" / "voices_debug_unseen").iterdir() if p.is_dir())
+    assert len(unseen) == 1 and unseen[0] not in train_voices
+    exp = voices / "exp" / "voices_debug"
+    check_outputs(exp, train_voices, per_domain=1)
+    scores = json.loads((exp / "eval" / "unseen_espeak" / "scores.json").read_text())
+    assert scores["any_to_any"] and scores["n_speakers"] == 1 and scores["n_conversions"] == 3
+    assert "unseen voices: 3 conversions to 1 speakers" in proc.stdout
+
+
 def test_vctk_partial_tree(recipes, tmp_path):
     vctk = recipes / "vctk"
     # VCTK 0.92 layout with 3 of the config's 4 speakers: p227 is missing and must be skipped.

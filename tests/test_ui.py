@@ -83,13 +83,13 @@ def test_api_converts_and_reports_errors(server, clip, tmp_path):
         client.predict(str(ckpt), handle_file(str(clip)), "training voice", "nobody", None, 0, 1,
                        api_name="/convert")
     with pytest.raises(Exception, match="reference clip gives one style"):
-        client.predict(str(ckpt), handle_file(str(clip)), "reference clip (style of a training voice)", "low",
+        client.predict(str(ckpt), handle_file(str(clip)), "reference clip (its voice)", "low",
                        handle_file(str(clip)), 0, 3, api_name="/convert")
     assert len(_request_dirs(workspace)) == 1, "a failed request left files behind"
 
     # Still answering: a reference-clip conversion, then a batch with one bad file among good ones.
     audio, _, _, status = client.predict(
-        str(ckpt), handle_file(str(clip)), "reference clip (style of a training voice)", "low",
+        str(ckpt), handle_file(str(clip)), "reference clip (its voice)", "low",
         handle_file(str(clip)), 0, 1, api_name="/convert")
     assert sf.info(audio).frames > 0 and "reference clip" in status
     twin = tmp_path / "speech.wav"

@@ -209,14 +209,21 @@ summary() {
         verdict=$(sed -n 2p "$out_dir/eval/headline.txt")
         if [[ -n $verdict ]]; then echo "baselines:       $verdict"; fi
     fi
+    # vc-eval --refs runs (conversion to unseen speakers), as a recipe's extra stage writes them.
+    local unseen
+    for unseen in "$out_dir"/eval/unseen_*/headline.txt; do
+        if [[ -s $unseen ]]; then printf "%-17s%s\n" "$(basename "$(dirname "$unseen")"):" "$(head -n 1 "$unseen")"; fi
+    done
 }
 
-# Stages 1-5 are the same for every corpus (stage 0 is the recipe's own), then the summary.
+# Stages 1-5 are the same for every corpus (stage 0 is the recipe's own), then the summary. A recipe
+# with stages after 5 defines a function recipe_stages, which runs after stage 5, before the summary.
 run_shared_stages() {
     if stage_on 1; then stage_prep; fi
     if stage_on 2; then stage_vocoder; fi
     if stage_on 3; then stage_train; fi
     if stage_on 4; then stage_convert; fi
     if stage_on 5; then stage_eval; fi
+    if declare -F recipe_stages > /dev/null; then recipe_stages; fi
     summary
 }

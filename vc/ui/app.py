@@ -20,7 +20,7 @@ import gradio as gr  # noqa: E402
 from vc.errors import VCError  # noqa: E402
 from vc.ui import jobs  # noqa: E402
 
-REF_MODE = "reference clip (style of a training voice)"
+REF_MODE = "reference clip (its voice)"
 VOICE_MODE = "training voice"
 #: System fonts only: a theme naming a web font would make the browser fetch it from the internet.
 THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["monospace"])
@@ -29,8 +29,9 @@ QUEUE_SIZE = 16
 
 _INTRO = f"""# vc — voice conversion
 Upload or record a clip, choose a target voice of the model, and press **Convert**. Sources up to
-{jobs.MAX_SOURCE_SECONDS:g} s; requests run one at a time, in order. A *reference clip* gives the style
-of one of the training voices (the closest one): conversion to an unseen speaker is not implemented."""
+{jobs.MAX_SOURCE_SECONDS:g} s; requests run one at a time, in order. A *reference clip* gives its own
+voice on a model trained with a shared style head (any speaker; docs/any_to_any.md), else the style
+of the training voice closest to it."""
 
 
 def _page_errors(fn):

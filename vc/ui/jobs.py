@@ -183,8 +183,9 @@ def convert_clip(conv, out_dir: Path, src: str | os.PathLike | None, target: str
                  plot: bool = True) -> Result:
     """Convert one uploaded clip into ``out_dir``: K wavs (seeds ``seed..seed+K-1``) and a picture.
 
-    With ``ref`` the style is read off that clip (style encoder; K must be 1) and ``target``, when not
-    given, is the training voice the model judges closest to it. On a user mistake ``out_dir`` is
+    With ``ref`` the style is read off that clip (style encoder; K must be 1): on a model with a shared
+    style head (``conv.any_to_any``) it is the clip's own voice; otherwise ``target``, when not given,
+    is the training voice the model judges closest to it. On a user mistake ``out_dir`` is
     removed and a :class:`UserError` with a one-line, path-free message is raised.
     """
     from vc.audio import load, save
@@ -199,17 +200,19 @@ def convert_clip(conv, out_dir: Path, src: str | os.PathLike | None, target: str
         k = _check_styles(num_styles, ref)
         if ref is not None:
             ref = check_upload(ref, "reference")
-            if target is None:
+            if target is None and not conv.any_to_any:
                 target = conv.judge(ref)
-        if target is None:
+        if target is None and ref is None:
             raise ConfigError("choose a target voice")
-        conv.domain_index(target)
+        if target is not None:
+            conv.domain_index(target)
         wav = load(src, conv.sample_rate)
         outs, paths = [], []
         stem = _safe_stem(Path(src).stem)
         for i in range(k):
             out, sr = conv(wav, sr=conv.sample_rate, target=target, ref=ref, seed=int(seed) + i)
-            dest = out_dir / (f"{stem}_to_{target}" + (f"_seed{int(seed) + i}" if ref is None else "_ref") + ".wav")
+            dest = out_dir / (f"{stem}_to_{target or 'ref'}" + (f"_seed{int(seed) + i}" if ref is None else "_ref")
+                              + ".wav")
             save(dest, out, sr)
             outs.append(out)
             paths.append(dest)
@@ -220,7 +223,9 @@ def convert_clip(conv, out_dir: Path, src: str | os.PathLike | None, target: str
     except BaseException:
         shutil.rmtree(out_dir, ignore_errors=True)
         raise
-    if ref is not None:
+    if ref is not None and target is None:
+        how = "the voice of the reference clip (its style and pitch)"
+    elif ref is not None:
         how = f"reference clip, closest training voice {target} (style of the clip)"
     else:
         how = f"{target} (seed {int(seed)})" if k == 1 else f"{target} (seeds {int(seed)}..{int(seed) + k - 1})"
