@@ -112,10 +112,6 @@ class Style:
     target: int
     voice: Voice | None = None
 
-    @property
-    def label(self) -> str:
-        return "reference" if self.voice is not None else str(self.target)
-
 
 class Converter:
     """Converts audio with the EMA nets of one checkpoint. Build it with :func:`vc.load`."""
@@ -208,11 +204,12 @@ class Converter:
         """Whether a reference clip of any speaker gives a style of its own (a shared style head)."""
         return self.family.has_style_encoder and getattr(self.cfg.model, "style_head", "domain") == "shared"
 
-    def voice(self, wav: np.ndarray, name: str = "reference") -> Voice:
-        """The pitch and feature statistics of a clip (its first 20 s), for conversion to its voice."""
+    def voice(self, wav: np.ndarray, name: str = "reference", analysed=None) -> Voice:
+        """The pitch and feature statistics of a clip (its first 20 s), for conversion to its voice;
+        ``analysed``: that part's ``_feature_image`` when already computed."""
         from vc.models.moments import clip_moments
 
-        feats, x = self._feature_image(wav[: 20 * self.sample_rate])
+        feats, x = analysed or self._feature_image(wav[: 20 * self.sample_rate])
         voiced = feats.f0 > 0
         if int(voiced.sum()) < MIN_VOICED_FRAMES:
             raise VCError(f"{name}: too little voiced speech ({int(voiced.sum())} voiced frames, need "
@@ -237,8 +234,8 @@ class Converter:
         if ref is not None and target is None and self.any_to_any:
             name = str(ref) if isinstance(ref, (str, os.PathLike)) else "reference"
             wav = self._load(ref, sr, "reference")
-            _, x = self._feature_image(wav[: 20 * self.sample_rate])
-            return Style(self.family.style(self.nets, 0, ref=x), -1, self.voice(wav, name))
+            feats, x = self._feature_image(wav[: 20 * self.sample_rate])
+            return Style(self.family.style(self.nets, 0, ref=x), -1, self.voice(wav, name, (feats, x)))
         if target is None:
             target = self.judge(ref, sr)
         tgt = self.domain_index(target)
