@@ -67,6 +67,9 @@ def test_projection_discriminator_judges_a_clip_given_a_style():
     logits = D.style_logits(x, s)
     assert logits.shape == D.patch_logits(x)[:, 0].shape  # one logit per patch
     assert not torch.allclose(logits, D.style_logits(x, -s))  # the style matters
+    # one trunk pass gives the domain, classifier and style judgements together, the same ones
+    adv, cls, style = D.patch_logits_and_classes(x, s)
+    assert torch.allclose(style, logits) and torch.allclose(adv, D.patch_logits(x)) and cls.shape == (2, 3)
     logits.sum().backward()
     assert D.style_proj.weight.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="disc_projection"):

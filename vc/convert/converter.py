@@ -196,8 +196,11 @@ class Converter:
         """The domain the model judges most likely for a reference clip."""
         wav = self._load(ref, sr, "reference")
         _, x = self._feature_image(wav[: 20 * self.sample_rate])
-        scores = self.family.judge_domain(self.nets, x)
-        return self.domains[int(torch.as_tensor(scores).argmax())]
+        return self.domains[self._judged(x)]
+
+    def _judged(self, x: torch.Tensor) -> int:
+        """Index of the domain the model judges most likely for the feature image ``x (1, 1, Q, N)``."""
+        return int(torch.as_tensor(self.family.judge_domain(self.nets, x)).argmax())
 
     @property
     def any_to_any(self) -> bool:
@@ -231,21 +234,20 @@ class Converter:
             raise ConfigError(
                 f"--ref needs a style encoder; model family {self.cfg.model.name} has none (use --target)"
             )
-        if ref is not None and target is None and self.any_to_any:
+        tgt = self.domain_index(target) if target is not None else None
+        if ref is None:
+            gen = torch.Generator().manual_seed(int(seed) if seed is not None else int(torch.randint(0, 2**31, (1,))))
+            z = torch.randn(1, self.cfg.model.latent_dim, generator=gen).to(self.device)
+            return Style(self.family.style(self.nets, tgt, z=z), tgt)
+        wav = self._load(ref, sr, "reference")
+        analysed = self._feature_image(wav[: 20 * self.sample_rate])  # read once for all that follows
+        x = analysed[1]
+        if tgt is None and self.any_to_any:
             name = str(ref) if isinstance(ref, (str, os.PathLike)) else "reference"
-            wav = self._load(ref, sr, "reference")
-            feats, x = self._feature_image(wav[: 20 * self.sample_rate])
-            return Style(self.family.style(self.nets, 0, ref=x), -1, self.voice(wav, name, (feats, x)))
-        if target is None:
-            target = self.judge(ref, sr)
-        tgt = self.domain_index(target)
-        if ref is not None:
-            wav = self._load(ref, sr, "reference")
-            _, x = self._feature_image(wav[: 20 * self.sample_rate])
-            return Style(self.family.style(self.nets, tgt, ref=x), tgt)
-        gen = torch.Generator().manual_seed(int(seed) if seed is not None else int(torch.randint(0, 2**31, (1,))))
-        z = torch.randn(1, self.cfg.model.latent_dim, generator=gen).to(self.device)
-        return Style(self.family.style(self.nets, tgt, z=z), tgt)
+            return Style(self.family.style(self.nets, 0, ref=x), -1, self.voice(wav, name, analysed))
+        if tgt is None:
+            tgt = self._judged(x)
+        return Style(self.family.style(self.nets, tgt, ref=x), tgt)
 
     # ------------------------------------------------------------------ conversion
     def _f0_norm(self, f0: np.ndarray, source: str | None) -> np.ndarray:

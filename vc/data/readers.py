@@ -69,7 +69,7 @@ def read_vctk(root: Path, mic: str = "mic1") -> Iterator[Item]:
             for p in sorted(q for q in spk.iterdir() if q.suffix.lower() == ".wav" and _is_audio(q)):
                 yield p, spk.name, _read_text(txt_root / spk.name / f"{p.stem}.txt")
     else:
-        texts = _read_transcripts_tsv(root / "transcripts.tsv")
+        texts = read_transcripts_tsv(root / "transcripts.tsv")
         for spk in _speaker_dirs(root):
             if spk.name == "txt":
                 continue
@@ -78,7 +78,7 @@ def read_vctk(root: Path, mic: str = "mic1") -> Iterator[Item]:
                 yield p, spk.name, text
 
 
-def _read_transcripts_tsv(path: Path) -> dict[str, str]:
+def read_transcripts_tsv(path: Path) -> dict[str, str]:
     """``utt_id<TAB>text`` lines (a header line ``utt_id<TAB>text`` is skipped); {} if absent."""
     if not path.is_file():
         return {}

@@ -518,6 +518,24 @@ def _load_16k(path: Path) -> np.ndarray:
     return load(path, ex.SAMPLE_RATE)
 
 
+def domain_embeddings(encoder: ex.SpeakerEncoder, dump: Dump, n: int, log: Log = _stderr) -> dict[str, np.ndarray]:
+    """Each domain's speaker reference: the mean embedding of its first ``n`` real training
+    utterances (an unreadable one is logged and left out; a domain with none is left out)."""
+    train = dump.utterances("train")
+    out = {}
+    for d in dump.domains:
+        utts = sorted((u for u in train if u.domain == d), key=lambda u: u.utt_id)[:n]
+        wavs = []
+        for u in utts:
+            try:
+                wavs.append(_load_16k(Path(u.path)))
+            except VCError as exc:
+                log(f"speaker similarity: {d} reference {u.path} unusable ({_first_line(exc)})")
+        if wavs:
+            out[d] = encoder.mean_embedding(wavs)
+    return out
+
+
 def _run_extras(rows: list[dict], pairs: dict[str, Pair], out_dir: Path, cfg: EvalConfig, dump: Dump | None,
                 skipped: dict[str, str], log: Log, progress: bool, device: str) -> None:
     """Speaker similarity, DNSMOS and WER into ``rows`` (in place); a skipped one gets one log line."""
@@ -549,19 +567,8 @@ def _run_extras(rows: list[dict], pairs: dict[str, Pair], out_dir: Path, cfg: Ev
 
     domain_emb: dict[str, np.ndarray] = {}
     if encoder is not None and dump is not None:
-        # Each domain's reference: the mean embedding of a few of its real training utterances.
         # Every domain, not just the ones converted to: speaker-ID asks which of them is the closest.
-        train = dump.utterances("train")
-        for d in dump.domains:
-            utts = sorted((u for u in train if u.domain == d), key=lambda u: u.utt_id)[: cfg.speaker_refs]
-            wavs = []
-            for u in utts:
-                try:
-                    wavs.append(_load_16k(Path(u.path)))
-                except VCError as exc:
-                    log(f"speaker similarity: {d} reference {u.path} unusable ({_first_line(exc)})")
-            if wavs:
-                domain_emb[d] = encoder.mean_embedding(wavs)
+        domain_emb = domain_embeddings(encoder, dump, cfg.speaker_refs, log)
 
     for row in tqdm(rows, desc="extras", unit="pair", disable=None if progress else True, leave=False, file=sys.stderr):
         wav = _load_16k(out_dir / row["converted"])

@@ -35,7 +35,7 @@ import numpy as np
 from vc.errors import ConfigError, DataError, VCError
 from vc.eval import extras as ex
 from vc.eval import metrics
-from vc.eval.evaluate import Log, _first_line, _stderr, experiment_dir, resolve_dump_dir
+from vc.eval.evaluate import Log, _first_line, _stderr, domain_embeddings, experiment_dir, resolve_dump_dir
 from vc.io import write_json_atomic, write_text_atomic
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg")
@@ -175,11 +175,10 @@ def evaluate_unseen(ckpt: str | os.PathLike, refs: str | os.PathLike, out_dir: s
         else:
             dnsmos = ex.Naturalness()
     sr = conv.sample_rate
-    train = dump.utterances("train")
-    domain_emb = {}
-    for d in conv.domains:
-        clips = sorted((u for u in train if u.domain == d), key=lambda u: u.utt_id)[:speaker_refs]
-        domain_emb[d] = encoder.mean_embedding([ex.to_16k(load(u.path, sr), sr) for u in clips])
+    domain_emb = domain_embeddings(encoder, dump, speaker_refs, log)
+    lacking = [d for d in conv.domains if d not in domain_emb]
+    if lacking:
+        raise DataError(f"{dump.dir}: no usable training clip for {', '.join(lacking)}")
 
     out = Path(out_dir) if out_dir is not None else exp_dir / "eval" / f"unseen_{Path(str(refs)).name}"
     wav_dir = out / "wav"

@@ -127,11 +127,16 @@ def _pick(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return logits[torch.arange(logits.shape[0], device=logits.device), y]
 
 
-def _judge(D: nn.Module, x: torch.Tensor, y: torch.Tensor, per_patch: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def _judge(D: nn.Module, x: torch.Tensor, y: torch.Tensor, per_patch: bool, s: torch.Tensor | None = None):
     """D's real/fake logits for ``x`` read at ``y``, ``(B, P)`` per patch or ``(B,)`` patch-averaged,
-    and its source-classifier logits ``(B, K)``."""
-    adv, cls = D.patch_logits_and_classes(x)
-    return _pick(adv if per_patch else adv.mean(dim=2), y), cls
+    its source-classifier logits ``(B, K)``, and its style logits ``(B, P)`` for the styles ``s``
+    (None without ``s``), from one trunk pass."""
+    if s is None:
+        adv, cls = D.patch_logits_and_classes(x)
+        style = None
+    else:
+        adv, cls, style = D.patch_logits_and_classes(x, s)
+    return _pick(adv if per_patch else adv.mean(dim=2), y), cls, style
 
 
 def _base(nets: Nets, x: torch.Tensor, y_src: torch.Tensor, y_tgt: torch.Tensor) -> torch.Tensor:
@@ -214,16 +219,17 @@ def d_loss(nets: Nets, batch: Batch, step: int, cfg: Any, aux: Mapping[str, nn.M
     with torch.no_grad():
         s_fake = br.styles(nets, batch, "x_ref")
         x_fake = G(_base(nets, br.src(x), y_org2, y_trg2), s_fake, br.src(batch.get("f0n")))
-    fake_logits, cls_logits = _judge(D, x_fake, y_trg2, lc.adv_per_patch)
+    projection = _projection_active(D, lc)
+    fake_logits, cls_logits, fake_style = _judge(D, x_fake, y_trg2, lc.adv_per_patch, s_fake if projection else None)
     loss_fake = d_fake_loss(fake_logits, lc.adv_type)
 
     logs = {"d_real": float(loss_real.detach()), "d_fake": float(loss_fake.detach()), "d_r1": float(loss_r1.detach())}
     loss_proj = loss_fake.new_zeros(())
-    if _projection_active(D, lc):
+    if projection:
         with torch.no_grad():
             s_real = nets["style_encoder"](batch["x_ref2"], y_trg)
         loss_proj = (d_real_loss(D.style_logits(batch["x_ref"].float(), s_real), lc.adv_type)
-                     + d_fake_loss(D.style_logits(x_fake, s_fake), lc.adv_type))
+                     + d_fake_loss(fake_style, lc.adv_type))
         logs["d_proj"] = float(loss_proj.detach())
     loss_cls = loss_fake.new_zeros(())
     if _adv_cls_active(step, lc):
@@ -255,9 +261,9 @@ def g_loss(nets: Nets, batch: Batch, step: int, cfg: Any, aux: Mapping[str, nn.M
     x_in = _base(nets, x2, y_org2, y_trg2)
     x_fake = G(x_in, s_trg, f0n2)
     with frozen(D):
-        fake_logits, cls_logits = _judge(D, x_fake, y_trg2, lc.adv_per_patch)
-        loss_proj = (g_adv_loss(D.style_logits(x_fake, s_trg.detach()), lc.adv_type)
-                     if _projection_active(D, lc) else None)
+        fake_logits, cls_logits, fake_style = _judge(D, x_fake, y_trg2, lc.adv_per_patch,
+                                                     s_trg.detach() if _projection_active(D, lc) else None)
+    loss_proj = g_adv_loss(fake_style, lc.adv_type) if fake_style is not None else None
     loss_adv = g_adv_loss(fake_logits, lc.adv_type)
 
     loss_sty = l1(E(x_fake, y_trg2), s_trg)

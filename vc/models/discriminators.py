@@ -9,7 +9,8 @@ shares one trunk between two 1×1 heads:
 * source classifier: ``D.classify(x) -> (B, K)``, which domain a (converted) clip came from
   (StarGAN v2-VC's adversarial source classifier), from the patch-averaged features.
 
-``D.patch_logits_and_classes(x)`` returns both from one trunk pass (the losses use it).
+``D.patch_logits_and_classes(x[, s])`` returns both (and the style logits below, given a style)
+from one trunk pass (the losses use it).
 
 With ``model.disc_projection`` a third head judges a clip *given a style code* ``s (B, S)``
 (projection discriminator, Miyato & Koyama 2018): ``D.style_logits(x, s) -> (B, P)`` is, per patch,
@@ -83,19 +84,24 @@ class _PatchDiscriminator(nn.Module):
     def style_logits(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         """Style-conditioned real/fake logit of every patch, ``(B, P)``, for ``x (B, 1, Q, N)`` judged
         as speech in the style ``s (B, style_dim)`` (needs ``model.disc_projection``)."""
+        return self._style_logits(self._features(x), s)
+
+    def _style_logits(self, h: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         if not self.has_projection:
             raise ValueError("style_logits() needs a discriminator built with model.disc_projection")
-        h = self._features(x)
         proj = self.style_proj(s.to(h.dtype))[:, :, None, None]  # (B, C, 1, 1)
         return (self.style_head(h)[:, 0] + (h * proj).sum(dim=1)).flatten(1)
 
     def _features(self, x: torch.Tensor) -> torch.Tensor:
         return self.trunk(pad_to_multiple(x, 1, minimum=self.min_size))
 
-    def patch_logits_and_classes(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``x (B, 1, Q, N)`` -> real/fake logits per patch ``(B, K, P)`` and source-class logits ``(B, K)``."""
+    def patch_logits_and_classes(self, x: torch.Tensor, s: torch.Tensor | None = None):
+        """``x (B, 1, Q, N)`` -> real/fake logits per patch ``(B, K, P)`` and source-class logits
+        ``(B, K)``; given a style ``s (B, style_dim)``, also :meth:`style_logits` ``(B, P)``, all
+        from one trunk pass."""
         h = self._features(x)
-        return self.adv_head(h).flatten(2), self.cls_head(h).mean(dim=(2, 3))
+        out = self.adv_head(h).flatten(2), self.cls_head(h).mean(dim=(2, 3))
+        return out if s is None else (*out, self._style_logits(h, s))
 
     def logits_and_classes(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``x (B, 1, Q, N)`` -> patch-averaged real/fake logits ``(B, K)`` and source-class logits ``(B, K)``."""

@@ -180,27 +180,19 @@ def real_speakers(dirs: list[Path]) -> dict[str, Path]:
     return found
 
 
-def _read_transcripts(path: Path) -> dict[str, str]:
-    if not path.is_file():
-        return {}
-    texts = {}
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        utt, _, text = line.partition("\t")
-        if utt.strip() and utt.strip() != "utt_id" and text.strip():
-            texts[utt.strip()] = text.strip()
-    return texts
-
-
 def link_real(out: Path, speaker: str, src: Path) -> int:
-    """``<out>/<speaker>/<speaker>_<stem>.wav`` -> the real clips of ``src``; returns the count."""
-    texts = _read_transcripts(src.parent / "transcripts.tsv")
+    """``<out>/<speaker>/<speaker>_<stem>.wav`` -> the real clips of ``src``; returns the count.
+    Transcripts come from ``transcripts.tsv`` beside ``src``, read as vc-prep reads a VCTK-like tree."""
+    from vc.data.readers import read_transcripts_tsv
+
+    texts = read_transcripts_tsv(src.parent / "transcripts.tsv")
     dest = out / speaker
     dest.mkdir(parents=True, exist_ok=True)
     clips = sorted(f for f in src.iterdir() if f.suffix.lower() in AUDIO_SUFFIXES and f.is_file())
     for f in clips:
         name = f.stem if f.stem.startswith(f"{speaker}_") else f"{speaker}_{f.stem}"
         (dest / f"{name}{f.suffix.lower()}").symlink_to(f.resolve())
-        if f.stem in texts:
+        if texts.get(f.stem):
             (dest / f"{name}.txt").write_text(texts[f.stem] + "\n", encoding="utf-8")
     return len(clips)
 
