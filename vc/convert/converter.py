@@ -298,7 +298,7 @@ class Converter:
         """The statistical base's shift: from the source domain's moments (``source``), else from the
         clip's own (voiced frames of its first :data:`MOMENT_SECONDS`), to the target's
         (:meth:`target_moments`)."""
-        from vc.models.moments import Shift, clip_moments
+        from vc.models.moments import clip_moments
 
         if source is not None:
             mean, std = self.nets["moments"](torch.tensor([self.domains.index(source)]))
@@ -306,7 +306,7 @@ class Converter:
             feats, x = self._feature_image(wav[: int(MOMENT_SECONDS * self.sample_rate)])
             mean, std = clip_moments(x, torch.from_numpy(feats.f0 > 0))
         tgt_mean, tgt_std = self.target_moments(style)
-        return Shift(mean, std, tgt_mean, tgt_std)
+        return self.nets["moments"].between(mean, std, tgt_mean, tgt_std)
 
     def convert_kwargs(self) -> dict:
         """Extra keyword arguments of ``family.convert`` (``strength`` when it is not 1)."""

@@ -42,13 +42,15 @@ class ModelConfig:
     f0_condition: bool = True
     """Condition the generator on the source's normalised log-F0 contour and its voiced mask: two extra
     input channels broadcast over Q, and again at the bottleneck (pooled to its frame rate)."""
-    generator_base: Literal["none", "identity", "statistical"] = "none"
+    generator_base: Literal["none", "identity", "statistical", "warped"] = "none"
     """StarGAN v2: what the generator's output is built on. ``none``: it predicts the converted features
     outright (the paper). ``identity``: a correction added to the source features. ``statistical``: a
     correction added to the statistical conversion of the source (each feature row's mean and standard
     deviation moved from the source domain's to the target's, ``vc/models/moments.py``), so training
     starts near the classic baseline's quality (the correction's last layer starts at a tenth of its usual
-    initial scale)."""
+    initial scale). ``warped`` (WORLD features only): the same, with each centred frame first warped
+    along frequency by the ratio that best maps the source domain's mean envelope onto the target's,
+    so the formants move too (``vc/features/warp.py``; docs/quality.md, run 7)."""
 
     # --- discriminator (disc_dim, disc_max_dim, disc_n_down: every family's D; stargan_vc's classifier too) ---
     discriminator: str = "gated_patchgan"

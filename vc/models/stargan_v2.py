@@ -22,7 +22,7 @@ from torch import nn
 from vc.models.config import ModelConfig
 from vc.models.discriminators import build_discriminator
 from vc.models.layers import LRELU_SLOPE, AdainResBlk, DomainHeads, ResBlk, pad_to_multiple
-from vc.models.moments import DomainMoments, Shift, apply_shift
+from vc.models.moments import DomainMoments, Shift, WarpedMoments, apply_shift
 from vc.models.registry import ModelFamily, register_family
 
 #: A residual generator's last layer starts at this fraction of its default initialisation.
@@ -188,6 +188,8 @@ def build_nets(cfg: ModelConfig, dim_q: int, num_domains: int) -> dict[str, nn.M
     }
     if cfg.generator_base == "statistical":
         nets["moments"] = DomainMoments(num_domains, dim_q)
+    elif cfg.generator_base == "warped":
+        nets["moments"] = WarpedMoments(num_domains, dim_q)
     return nets
 
 

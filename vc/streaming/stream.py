@@ -339,18 +339,18 @@ class Stream:
     def _shift(self):
         """The statistical base's shift for a source of unknown domain (running moments), or from a
         known source domain to a reference clip's voice; None: the family shifts between domains."""
-        from vc.models.moments import STD_FLOOR, Shift
+        from vc.models.moments import STD_FLOOR
 
         if self._shift_moments is None:
             if self.style.voice is None or "moments" not in self.conv.nets:
                 return None
             src = self.conv.nets["moments"](torch.tensor([self.source_index]))
-            return Shift(*src, *self.conv.target_moments(self.style))
+            return self.conv.nets["moments"].between(*src, *self.conv.target_moments(self.style))
         m = self._shift_moments
         tgt_mean, tgt_std = self.conv.target_moments(self.style)
         mean = torch.from_numpy(m.mean).float()[None]
         std = torch.from_numpy(m.std).float()[None].clamp_min(STD_FLOOR)
-        return Shift(mean, std, tgt_mean, tgt_std)
+        return self.conv.nets["moments"].between(mean, std, tgt_mean, tgt_std)
 
     @torch.no_grad()
     def _step(self, final: bool) -> np.ndarray:
