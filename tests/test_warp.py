@@ -69,6 +69,7 @@ def test_warped_base_is_the_warped_statistical_conversion():
     """With no correction the generator's output is W (x - mu_src) / sd_src * sd_tgt + mu_tgt in raw
     features, W the warp between the two domains' mean envelopes; the way back uses the inverse ratio."""
     from test_models import _f0n, tiny_config
+
     from vc.models import get_family
     from vc.models.moments import WarpedMoments, apply_shift
 
@@ -103,6 +104,7 @@ def test_warped_base_is_the_warped_statistical_conversion():
 
 def test_warped_base_needs_world_features():
     from test_models import tiny_config
+
     from vc.errors import ConfigError
     from vc.models import get_family
 
