@@ -92,13 +92,18 @@ MIN_VOICED_FRAMES = 20
 @dataclass
 class Voice:
     """What a conversion to the voice of a clip takes from the clip itself, beside its style code:
-    its log-F0 mean and standard deviation (natural log of Hz, voiced frames) and its feature
-    moments ``mean``, ``std (1, Q)`` (normalised features, voiced frames) for the statistical base."""
+    its log-F0 mean and standard deviation (natural log of Hz, voiced frames), its feature moments
+    ``mean``, ``std (1, Q)`` (normalised features, voiced frames) for the statistical base, and its
+    frames for the kNN base."""
 
     lf0_mean: float
     lf0_std: float
     mean: torch.Tensor
     std: torch.Tensor
+    frames: torch.Tensor | None = None
+    """The clip's normalised frames ``(M, Q)``: the kNN base's pool for its voice."""
+    voiced: torch.Tensor | None = None
+    """``(M,)`` bool, which of ``frames`` are voiced."""
 
 
 @dataclass
@@ -219,7 +224,8 @@ class Converter:
                           f"{MIN_VOICED_FRAMES}) to read the voice's pitch")
         lf0 = np.log(feats.f0[voiced])
         mean, std = clip_moments(x, torch.from_numpy(voiced))
-        return Voice(float(lf0.mean()), max(float(lf0.std()), 1e-3), mean.cpu(), std.cpu())
+        return Voice(float(lf0.mean()), max(float(lf0.std()), 1e-3), mean.cpu(), std.cpu(),
+                     x[0, 0].T.float().cpu(), torch.from_numpy(voiced))
 
     @torch.no_grad()
     def style(self, target: str | None = None, ref=None, sr: int | None = None, seed: int | None = None) -> Style:
@@ -308,9 +314,13 @@ class Converter:
         tgt_mean, tgt_std = self.target_moments(style)
         return self.nets["moments"].between(mean, std, tgt_mean, tgt_std)
 
-    def convert_kwargs(self) -> dict:
-        """Extra keyword arguments of ``family.convert`` (``strength`` when it is not 1)."""
-        return {"strength": self.strength} if self.strength != 1.0 else {}
+    def convert_kwargs(self, style: Style | None = None) -> dict:
+        """Extra keyword arguments of ``family.convert``: ``strength`` when it is not 1, and on the kNN
+        base the frames of ``style``'s reference clip when it converts to that clip's own voice."""
+        kwargs: dict = {"strength": self.strength} if self.strength != 1.0 else {}
+        if style is not None and style.voice is not None and "pool" in self.nets:
+            kwargs["pool"] = (style.voice.frames, style.voice.voiced)
+        return kwargs
 
     @torch.no_grad()
     def _convert_window(self, wav: np.ndarray, style: Style, source: str | None, shift=None) -> np.ndarray:
@@ -323,7 +333,7 @@ class Converter:
         else:
             src_idx = -1  # the family does not use it
         y = self.family.convert(self.nets, x, f0n, src_idx, style.target, style.vector, shift=shift,
-                                **self.convert_kwargs())
+                                **self.convert_kwargs(style))
         out = self.vocoder(y[0, 0].float().cpu().numpy().T, f0=self._map_f0(feats.f0, source, style), ap=feats.ap)
         out = np.asarray(out, dtype=np.float32)
         if len(out) < len(wav):

@@ -59,7 +59,9 @@ class FeatureDataset(Dataset):
 
     Items are dicts of tensors:
         ``x (1, Q, N)`` normalised features, ``f0n (N,)`` z-scored log-F0 (0 unvoiced),
-        ``voiced (N,)`` 0/1 float, ``y ()`` domain index (long); with ``reference``:
+        ``voiced (N,)`` 0/1 float, ``y ()`` domain index (long), ``utt ()`` the clip's index in the
+        dump's train manifest (-1 for other splits; the kNN base leaves that utterance out when it
+        rebuilds a clip from its own speaker's frames); with ``reference``:
         ``x_ref``, ``x_ref2 (1, Q, N)`` crops of two utterances (the same one if the domain has a single
         utterance in this split) of domain ``y_ref ()`` (long), drawn uniformly among the domains that
         have utterances in this split.
@@ -116,7 +118,8 @@ class FeatureDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         x, f0n, voiced = self._crop(i)
-        item = {"x": x, "f0n": f0n, "voiced": voiced, "y": torch.tensor(self.labels[i], dtype=torch.long)}
+        item = {"x": x, "f0n": f0n, "voiced": voiced, "y": torch.tensor(self.labels[i], dtype=torch.long),
+                "utt": torch.tensor(i if self.split == "train" else -1, dtype=torch.long)}
         if self.reference:
             if self.random_crop:
                 y_ref = self.ref_domains[_randint(len(self.ref_domains))]

@@ -16,6 +16,7 @@ Generator (:func:`g_loss`)::
 
     λ_adv·adv + λ_sty·sty − λ_ds(t)·ds + λ_cyc·cyc + λ_norm·norm + λ_f0·f0
         + (λ_cls_real + λ_adv_cls)·CE(D.classify(fake), target)                     [λ_adv_cls from its start step]
+        + λ_prematch·‖G(x + knn_{y, without x's utterance}(x), F(z, y)) − x‖₁         [kNN base only]
 
 With ``model.disc_projection`` both add ``λ_proj`` times a style-conditioned adversarial pair
 (:func:`_projection_active`): D sees real speech of the target domain (``x_ref``) with the style the
@@ -139,11 +140,27 @@ def _judge(D: nn.Module, x: torch.Tensor, y: torch.Tensor, per_patch: bool, s: t
     return _pick(adv if per_patch else adv.mean(dim=2), y), cls, style
 
 
-def _base(nets: Nets, x: torch.Tensor, y_src: torch.Tensor, y_tgt: torch.Tensor) -> torch.Tensor:
-    """The generator's input for converting ``x`` from ``y_src`` to ``y_tgt`` (see the module docstring)."""
+def _base(nets: Nets, x: torch.Tensor, y_src: torch.Tensor, y_tgt: torch.Tensor,
+          voiced: torch.Tensor | None) -> torch.Tensor:
+    """The generator's input for converting ``x`` from ``y_src`` to ``y_tgt`` (see the module docstring);
+    ``voiced (B, N)`` is read by the kNN base."""
     from vc.models.stargan_v2 import generator_input
 
-    return generator_input(nets, x, y_src, y_tgt)
+    return generator_input(nets, x, y_src, y_tgt, voiced=voiced)
+
+
+def _forward_base(nets: Nets, batch: Batch, br: _Branches) -> torch.Tensor:
+    """The generator's input for the batch's conversions (stacked as ``br`` stacks them). It depends on
+    the data alone, so the discriminator and generator steps of a batch share it: it is kept in the
+    batch under ``"x_in"`` (the kNN base's matching is the costly part of a step otherwise)."""
+    key = ("x_in", br.lat, br.ref)
+    cached = batch.get("x_in")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    x_in = _base(nets, br.src(batch["x"]), br.src(batch["y"]), br.src(batch["y_ref"]), br.src(_voiced(batch)))
+    if isinstance(batch, dict):
+        batch["x_in"] = (key, x_in)
+    return x_in
 
 
 def _masked_ce(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -186,6 +203,22 @@ def _voiced(batch: Batch) -> torch.Tensor:
     return (batch["f0n"] != 0).float()
 
 
+def _prematch_active(nets: Nets, lc: Any) -> bool:
+    return lc.lambda_prematch > 0 and "pool" in nets
+
+
+def prematch_loss(nets: Nets, batch: Batch) -> torch.Tensor:
+    """Self-reconstruction through the kNN base (``loss.lambda_prematch``): each clip ``x`` with the kNN
+    correction towards its own domain, its own utterance (``batch["utt"]``) left out of the pool, then
+    the generator with a latent-guided style of that domain; L1 to ``x``. (The moments part of the
+    base is the identity from a domain to itself, so the correction is all there is to undo.)"""
+    x, y = batch["x"], batch["y"]
+    with torch.no_grad():
+        x_self = x + nets["pool"].correction(x, _voiced(batch), targets=y, leave_out=batch.get("utt"))
+    z = torch.randn(x.shape[0], nets["mapping"].latent_dim, device=x.device)
+    return l1(nets["generator"](x_self, nets["mapping"](z, y), batch.get("f0n")), x)
+
+
 def _f0_active(cfg: Any, aux: Mapping[str, nn.Module] | None) -> bool:
     return bool(aux) and "f0_net" in aux and _loss_cfg(cfg).lambda_f0 > 0
 
@@ -218,7 +251,7 @@ def d_loss(nets: Nets, batch: Batch, step: int, cfg: Any, aux: Mapping[str, nn.M
     y_org2, y_trg2 = br.src(y), br.src(y_trg)
     with torch.no_grad():
         s_fake = br.styles(nets, batch, "x_ref")
-        x_fake = G(_base(nets, br.src(x), y_org2, y_trg2), s_fake, br.src(batch.get("f0n")))
+        x_fake = G(_forward_base(nets, batch, br), s_fake, br.src(batch.get("f0n")))
     projection = _projection_active(D, lc)
     fake_logits, cls_logits, fake_style = _judge(D, x_fake, y_trg2, lc.adv_per_patch, s_fake if projection else None)
     loss_fake = d_fake_loss(fake_logits, lc.adv_type)
@@ -258,7 +291,7 @@ def g_loss(nets: Nets, batch: Batch, step: int, cfg: Any, aux: Mapping[str, nn.M
     x2, f0n2, y_org2, y_trg2 = br.src(x), br.src(batch.get("f0n")), br.src(y), br.src(y_trg)
 
     s_trg = br.styles(nets, batch, "x_ref")  # (2B or B, S)
-    x_in = _base(nets, x2, y_org2, y_trg2)
+    x_in = _forward_base(nets, batch, br)
     x_fake = G(x_in, s_trg, f0n2)
     with frozen(D):
         fake_logits, cls_logits, fake_style = _judge(D, x_fake, y_trg2, lc.adv_per_patch,
@@ -276,7 +309,7 @@ def g_loss(nets: Nets, batch: Batch, step: int, cfg: Any, aux: Mapping[str, nn.M
         loss_ds = l1(x_fake, x_fake2)
 
     s_org = E(x, y)
-    x_rec = G(_base(nets, x_fake, y_trg2, y_org2), br.src(s_org), f0n2)
+    x_rec = G(_base(nets, x_fake, y_trg2, y_org2, br.src(_voiced(batch))), br.src(s_org), f0n2)
     loss_cyc = l1(x_rec, x2)
 
     loss_norm = norm_consistency_loss(x_in, x_fake, _feature_kind(cfg))
@@ -295,15 +328,21 @@ def g_loss(nets: Nets, batch: Batch, step: int, cfg: Any, aux: Mapping[str, nn.M
         # StarGAN's domain classification: the conversion must be classified as its target
         loss_cls_fake = F.cross_entropy(cls_logits.float(), y_trg2)
 
+    loss_pre = prematch_loss(nets, batch) if _prematch_active(nets, lc) else None
+
     loss = (lc.lambda_adv * loss_adv + lc.lambda_sty * loss_sty - lambda_ds * loss_ds + lc.lambda_cyc * loss_cyc
             + lc.lambda_norm * loss_norm + lc.lambda_f0 * loss_f0 + lc.lambda_adv_cls * loss_cls
             + lc.lambda_cls_real * loss_cls_fake)
     if loss_proj is not None:
         loss = loss + lc.lambda_proj * loss_proj
+    if loss_pre is not None:
+        loss = loss + lc.lambda_prematch * loss_pre
 
     logs = {"adv": loss_adv, "sty": loss_sty, "cyc": loss_cyc, "norm": loss_norm}
     if loss_proj is not None:
         logs["proj"] = loss_proj
+    if loss_pre is not None:
+        logs["pre"] = loss_pre
     if lambda_ds > 0:
         logs["ds"] = loss_ds
     if _f0_active(cfg, aux):
@@ -327,11 +366,12 @@ def dev_losses(nets: Nets, batch: Batch, cfg: Any, aux: Mapping[str, nn.Module] 
     f0n = batch.get("f0n")
 
     s_trg = E(batch["x_ref"], y_trg)
-    x_in = _base(nets, x, y, y_trg)
+    voiced = _voiced(batch)
+    x_in = _base(nets, x, y, y_trg, voiced)
     x_fake = G(x_in, s_trg, f0n)
     logs = {
         "sty": float(l1(E(x_fake, y_trg), s_trg)),
-        "cyc": float(l1(G(_base(nets, x_fake, y_trg, y), E(x, y), f0n), x)),
+        "cyc": float(l1(G(_base(nets, x_fake, y_trg, y, voiced), E(x, y), f0n), x)),
         "norm": float(norm_consistency_loss(x_in, x_fake, _feature_kind(cfg))),
     }
     total = lc.lambda_sty * logs["sty"] + lc.lambda_cyc * logs["cyc"] + lc.lambda_norm * logs["norm"]

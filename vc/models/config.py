@@ -42,7 +42,7 @@ class ModelConfig:
     f0_condition: bool = True
     """Condition the generator on the source's normalised log-F0 contour and its voiced mask: two extra
     input channels broadcast over Q, and again at the bottleneck (pooled to its frame rate)."""
-    generator_base: Literal["none", "identity", "statistical", "warped"] = "none"
+    generator_base: Literal["none", "identity", "statistical", "warped", "knn"] = "none"
     """StarGAN v2: what the generator's output is built on. ``none``: it predicts the converted features
     outright (the paper). ``identity``: a correction added to the source features. ``statistical``: a
     correction added to the statistical conversion of the source (each feature row's mean and standard
@@ -50,7 +50,18 @@ class ModelConfig:
     starts near the classic baseline's quality (the correction's last layer starts at a tenth of its usual
     initial scale). ``warped`` (WORLD features only): the same, with each centred frame first warped
     along frequency by the ratio that best maps the source domain's mean envelope onto the target's,
-    so the formants move too (``vc/features/warp.py``; docs/quality.md, run 7)."""
+    so the formants move too (``vc/features/warp.py``; docs/quality.md, run 7). ``knn``: the warped base
+    (the statistical one on mel features) plus a correction towards each frame's nearest frames of the
+    target speaker's own training speech, smoothed along time (``vc/models/knn.py``, settings ``knn_*``)."""
+    knn_k: int = 4
+    """``generator_base: knn``: pool frames averaged per frame."""
+    knn_context: int = 8
+    """``generator_base: knn``: frames either side whose distances add to a frame's (matching within the phone)."""
+    knn_smooth: float = 3.0
+    """``generator_base: knn``: standard deviation, in frames, of the Gaussian that smooths the correction
+    along time (0: none; unsmoothed per-frame matches sound rough)."""
+    knn_pool_frames: int = 20000
+    """``generator_base: knn``: training frames kept per domain (in the checkpoint) to match against."""
 
     # --- discriminator (disc_dim, disc_max_dim, disc_n_down: every family's D; stargan_vc's classifier too) ---
     discriminator: str = "gated_patchgan"
@@ -82,7 +93,13 @@ class ModelConfig:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"model.{name} must be positive, got {getattr(self, name)}")
-        for name in ("n_down", "n_bottleneck", "style_n_down", "disc_n_down", "f0_net_steps", "crop_frames"):
+        for name in ("knn_k", "knn_pool_frames"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"model.{name} must be positive, got {getattr(self, name)}")
+        if self.knn_smooth < 0:
+            raise ValueError(f"model.knn_smooth must be >= 0, got {self.knn_smooth}")
+        for name in ("n_down", "n_bottleneck", "style_n_down", "disc_n_down", "f0_net_steps", "crop_frames",
+                     "knn_context"):
             if getattr(self, name) < 0:
                 raise ValueError(f"model.{name} must be >= 0, got {getattr(self, name)}")
 

@@ -57,8 +57,9 @@ class ModelFamily:
     def build(self, cfg: Any, dim_q: int, num_domains: int) -> dict[str, nn.Module]:
         raise NotImplementedError
 
-    def init_from_stats(self, nets, stats, domains: list[str]) -> None:
-        """Fill nets that hold corpus statistics (called once before training; default: none do)."""
+    def init_from_stats(self, nets, stats, domains: list[str], dump=None) -> None:
+        """Fill nets that hold corpus statistics, or (from ``dump``, the prepared corpus) training
+        frames; called once before training. Default: none do."""
 
     def lr(self, name: str, train_cfg: TrainConfig) -> float:
         """Learning rate of net ``name``: ``lr_d`` for the discriminator nets, ``lr`` otherwise."""
@@ -78,7 +79,8 @@ class ModelFamily:
 
     def convert(self, nets, x, f0n, source: int, target: int, style, shift=None) -> torch.Tensor:
         """``shift``: the source and target feature moments (:class:`vc.models.moments.Shift`) for
-        families that build on the statistical conversion; the others ignore it."""
+        families that build on the statistical conversion; the others ignore it. A family on the kNN
+        base (StarGAN v2) also takes ``pool=``, a reference clip's frames to match against."""
         raise NotImplementedError
 
     def judge_domain(self, nets, ref) -> torch.Tensor:

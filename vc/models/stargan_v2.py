@@ -21,6 +21,7 @@ from torch import nn
 
 from vc.models.config import ModelConfig
 from vc.models.discriminators import build_discriminator
+from vc.models.knn import FramePool
 from vc.models.layers import LRELU_SLOPE, AdainResBlk, DomainHeads, ResBlk, pad_to_multiple
 from vc.models.moments import DomainMoments, Shift, WarpedMoments, apply_shift
 from vc.models.registry import ModelFamily, register_family
@@ -169,9 +170,11 @@ class StyleEncoder(nn.Module):
         return self.heads(h, y)
 
 
-def build_nets(cfg: ModelConfig, dim_q: int, num_domains: int) -> dict[str, nn.Module]:
+def build_nets(cfg: ModelConfig, dim_q: int, num_domains: int, feature_kind: str = "mel") -> dict[str, nn.Module]:
     """The four StarGAN v2 nets, plus ``moments`` (:class:`~vc.models.moments.DomainMoments`, buffers
-    only) when the generator refines the statistical conversion."""
+    only) when the generator refines the statistical conversion, and ``pool``
+    (:class:`~vc.models.knn.FramePool`) on the kNN base. ``feature_kind`` (``features.kind``) picks the
+    kNN base's moments (warped on WORLD features) and how it keeps each frame's level."""
     nets: dict[str, nn.Module] = {
         "generator": Generator(
             cfg.dim_in, cfg.max_conv_dim, cfg.n_down, cfg.n_bottleneck, cfg.style_dim, cfg.f0_condition,
@@ -186,24 +189,38 @@ def build_nets(cfg: ModelConfig, dim_q: int, num_domains: int) -> dict[str, nn.M
         ),
         "discriminator": build_discriminator(cfg, num_domains),
     }
-    if cfg.generator_base == "statistical":
-        nets["moments"] = DomainMoments(num_domains, dim_q)
-    elif cfg.generator_base == "warped":
+    warped = cfg.generator_base == "warped" or (cfg.generator_base == "knn" and feature_kind == "world")
+    if warped:
         nets["moments"] = WarpedMoments(num_domains, dim_q)
+    elif cfg.generator_base in ("statistical", "knn"):
+        nets["moments"] = DomainMoments(num_domains, dim_q)
+    if cfg.generator_base == "knn":
+        nets["pool"] = FramePool(num_domains, dim_q, feature_kind, cfg.knn_k, cfg.knn_context, cfg.knn_smooth,
+                                 cfg.knn_pool_frames)
     return nets
 
 
 def generator_input(nets, x: torch.Tensor, y_src: torch.Tensor | None, y_tgt: torch.Tensor | None,
-                    shift: Shift | None = None) -> torch.Tensor:
+                    shift: Shift | None = None, voiced: torch.Tensor | None = None,
+                    pool: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """What the generator converts: ``x (B, 1, Q, N)`` itself, or with ``nets["moments"]`` its
-    statistical conversion from ``y_src`` to ``y_tgt (B,)`` (or by an explicit ``shift``)."""
+    statistical conversion from ``y_src`` to ``y_tgt (B,)`` (or by an explicit ``shift``); with
+    ``nets["pool"]`` plus the kNN correction towards ``y_tgt``'s frames (or an explicit ``pool``),
+    which needs ``voiced (B, N)``."""
     if "moments" not in nets:
         return x
     if shift is None:
         if y_src is None or y_tgt is None:
             raise ValueError("a generator on the statistical base needs the source and target domains or a shift")
         shift = nets["moments"].shift(y_src, y_tgt)
-    return apply_shift(x, shift)
+    base = apply_shift(x, shift)
+    if "pool" in nets:
+        if voiced is None:
+            raise ValueError("the kNN base needs the voiced mask of the frames")
+        if pool is None and y_tgt is None:
+            raise ValueError("the kNN base needs the target domains or a pool of target frames")
+        base = base + nets["pool"].correction(base, voiced, targets=y_tgt, pool=pool)
+    return base
 
 
 def _domain(target: int, batch: int, device: torch.device) -> torch.Tensor:
@@ -224,12 +241,18 @@ class StarGANv2Family(ModelFamily):
     def build(self, cfg: Any, dim_q: int, num_domains: int) -> dict[str, nn.Module]:
         """``cfg``: the ExperimentConfig (or its ModelConfig). Keys: generator, mapping,
         style_encoder, discriminator [, moments]."""
-        return build_nets(_model_cfg(cfg), dim_q, num_domains)
+        features = getattr(cfg, "features", None)
+        return build_nets(_model_cfg(cfg), dim_q, num_domains, getattr(features, "kind", "mel"))
 
-    def init_from_stats(self, nets, stats, domains: list[str]) -> None:
-        """Fill ``nets["moments"]`` (statistical base) from the corpus statistics."""
+    def init_from_stats(self, nets, stats, domains: list[str], dump=None) -> None:
+        """Fill ``nets["moments"]`` (statistical base) from the corpus statistics and ``nets["pool"]``
+        (kNN base) from the training frames of ``dump``."""
         if "moments" in nets:
             nets["moments"].load_stats(stats, domains)
+        if "pool" in nets:
+            if dump is None:
+                raise ValueError("the kNN base fills its frame pool from the dump: pass dump=")
+            nets["pool"].fill(dump, domains)
 
     def lr(self, name: str, train_cfg: Any) -> float:
         """``lr_f`` for the mapping network (StarGAN v2 trains it far slower), ``lr_d`` for D."""
@@ -270,11 +293,12 @@ class StarGANv2Family(ModelFamily):
 
     @torch.no_grad()
     def convert(self, nets, x, f0n, source, target, style, shift: Shift | None = None,
-                strength: float = 1.0) -> torch.Tensor:
+                strength: float = 1.0, pool: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """``x (B, 1, Q, N)``, ``f0n (B, N)``, ``style (1 or B, style_dim)`` -> ``(B, 1, Q, N)``.
 
         The style carries the target. On the statistical base the domains ``source``/``target``
-        (indices) give the shift, or ``shift`` does (a source of unknown domain: its own moments).
+        (indices) give the shift, or ``shift`` does (a source of unknown domain: its own moments); the
+        kNN base matches against ``target``'s frames, or ``pool`` (a reference clip's own frames).
         ``strength`` scales what the generator changes: 1 is its output, 0 its input (the statistical
         conversion on that base, else the source itself), values between interpolate."""
         b = x.shape[0]
@@ -283,7 +307,8 @@ class StarGANv2Family(ModelFamily):
                 raise ValueError("convert(): the statistical base needs the source domain or a shift")
             dev = nets["moments"].mean.device
             shift = nets["moments"].shift(_domain(source, b, dev), _domain(target, b, dev))
-        x_in = generator_input(nets, x, None, None, shift)
+        y_tgt = _domain(target, b, x.device) if target is not None and target >= 0 else None
+        x_in = generator_input(nets, x, None, y_tgt, shift, voiced=f0n != 0, pool=pool)
         y = nets["generator"](x_in, style.to(x.device).expand(b, -1), f0n)
         return y if strength == 1.0 else x_in + strength * (y - x_in)
 

@@ -367,7 +367,7 @@ class Stream:
         f0n = torch.from_numpy(self._f0n[lo:hi].copy())[None].to(conv.device)
         src = self._source_for(x)
         y = conv.family.convert(conv.nets, x, f0n, src, self.style.target, self.style.vector, shift=self._shift(),
-                                **conv.convert_kwargs())
+                                **conv.convert_kwargs(self.style))
         y = y[0, 0].float().cpu().numpy().T  # (w1 - w0, Q)
         new = y[e - w0 :]
         # Vocoder on [v0, w1): earlier steps' converted frames, then this step's.

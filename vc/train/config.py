@@ -35,6 +35,13 @@ class LossConfig:
     """StarGAN v2 with ``model.disc_projection``: weight of the style-conditioned adversarial terms
     (real speech of the target domain paired with a style read off another of its clips, against
     each conversion paired with the style it was made with)."""
+    lambda_prematch: float = 0.0
+    """StarGAN v2 on the kNN base (``model.generator_base: knn``): self-reconstruction through the base.
+    Each training clip gets the kNN correction towards its *own* domain with its own utterance left out
+    of the pool, and the generator (with a style of that domain) must give back the real clip (L1). The
+    base's artefacts (frames averaged from elsewhere) are then ones it has learnt to undo, with real
+    speech of the speaker as the answer: the prematched training of kNN-VC's vocoder (Baas et al. 2023)
+    applied to the generator. 0: off."""
     split_branches: bool = False
     """StarGAN v2: convert half the batch with latent-guided styles and the other half with
     reference-guided ones, instead of every clip through both branches: half the generator compute

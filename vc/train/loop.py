@@ -129,7 +129,7 @@ class Trainer:
         self.nets: dict[str, nn.Module] = {
             name: net.to(device) for name, net in self.family.build(cfg, cfg.features.dim, len(self.domains)).items()
         }
-        self.family.init_from_stats(self.nets, self.dump.stats, self.domains)
+        self.family.init_from_stats(self.nets, self.dump.stats, self.domains, dump=self.dump)
         broadcast_parameters(self.nets.values(), info)
         self.ema = {name: copy.deepcopy(self.nets[name]).eval().requires_grad_(False) for name in self.family.ema_nets}
         self.optims = {

@@ -1,0 +1,213 @@
+"""The kNN base (model.generator_base: knn): matching, the correction it adds, its frame pool."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import tiny_experiment
+
+from vc.models import knn
+
+
+def _frames(n: int, q: int = 6, seed: int = 0) -> torch.Tensor:
+    """A smooth random trajectory ``(n, q)``: neighbouring frames alike, distant ones not."""
+    g = torch.Generator().manual_seed(seed)
+    steps = torch.randn(n, q, generator=g) * 0.3
+    return steps.cumsum(0)
+
+
+@pytest.mark.parametrize("context", [0, 3])
+def test_a_frame_of_the_pool_finds_itself(context):
+    pool = _frames(300)
+    voiced = torch.ones(300, dtype=torch.bool)
+    idx = knn.nearest(pool[50:120], voiced[50:120], pool, voiced, k=1, context=context)
+    assert torch.equal(idx[:, 0], torch.arange(50, 120))
+
+
+def test_context_matches_a_frame_within_its_surroundings():
+    """Two pool frames equal to the query frame: context picks the one whose neighbours also match."""
+    pool = _frames(200)
+    query = pool[100:110].clone()
+    pool[30] = query[5]  # a lone copy of the middle frame, in the wrong surroundings
+    pool[105] += 0.01    # the true one, slightly off
+    ones = torch.ones(200, dtype=torch.bool)
+    assert knn.nearest(query, ones[:10], pool, ones, k=1, context=0)[5, 0] == 30
+    assert knn.nearest(query, ones[:10], pool, ones, k=1, context=2)[5, 0] == 105
+
+
+def test_voiced_frames_only_match_voiced_pool_frames():
+    pool = _frames(100)
+    p_voiced = torch.arange(100) % 2 == 0
+    q_voiced = torch.tensor([True, False] * 20)
+    idx = knn.nearest(pool[:40], q_voiced, pool, p_voiced, k=3, context=1)
+    assert torch.equal(p_voiced[idx], q_voiced[:, None].expand(-1, 3))
+    # a pool without any unvoiced frame still answers every query
+    everything = torch.ones(100, dtype=torch.bool)
+    assert knn.nearest(pool[:40], q_voiced, pool, everything, k=3, context=1).shape == (40, 3)
+
+
+def test_matching_in_blocks_equals_matching_at_once(monkeypatch):
+    pool, query = _frames(400, seed=1), _frames(130, seed=2)
+    pv, qv = torch.rand(400) > 0.3, torch.rand(130) > 0.3
+    whole = knn.nearest(query, qv, pool, pv, k=4, context=5)
+    monkeypatch.setattr(knn, "QUERY_BLOCK", 16)
+    blocked = knn.nearest(query, qv, pool, pv, k=4, context=5)
+    assert torch.equal(whole.sort(1).values, blocked.sort(1).values)
+
+
+@pytest.mark.parametrize("kind", ["world", "mel"])
+def test_correction_moves_the_shape_and_keeps_the_level(kind):
+    q, n = 8, 60
+    pool = _frames(200, q)
+    base = pool[20 : 20 + n].clone()
+    base[:, 1:] += 0.05  # the same frames with their shape moved a little (and, for mel, their level)
+    voiced = torch.ones(1, n, dtype=torch.bool)
+    r = knn.knn_correction(base.T[None, None], voiced, pool, torch.ones(200, dtype=torch.bool), kind,
+                           k=1, context=2, smooth=0.0)[0, 0].T
+    if kind == "world":
+        assert torch.all(r[:, 0] == 0)  # c0, the level, is the base's
+        assert torch.allclose(r[:, 1:], torch.full((n, q - 1), -0.05), atol=1e-4)
+    else:
+        assert torch.allclose(r.mean(1), torch.zeros(n), atol=1e-5)  # each frame's level is the base's
+        want = knn.keep_energy(pool[20 : 20 + n] - base, "mel")
+        assert torch.allclose(r, want, atol=1e-4)
+
+
+def test_correction_is_smoothed_along_time():
+    q, n = 6, 80
+    pool = _frames(300, q)
+    base = pool[100 : 100 + n] + torch.randn(n, q) * 0.5  # frame-by-frame jitter away from the pool
+    ones = torch.ones(300, dtype=torch.bool)
+    args = (base.T[None, None], ones[None, :n], pool, ones, "world")
+    rough = knn.knn_correction(*args, k=1, context=2, smooth=0.0)[0, 0]
+    smooth = knn.knn_correction(*args, k=1, context=2, smooth=3.0)[0, 0]
+    assert smooth.diff(dim=1).abs().mean() < 0.5 * rough.diff(dim=1).abs().mean()
+    assert torch.allclose(smooth.mean(1), rough.mean(1), atol=0.05)  # smoothing keeps the average
+
+
+def test_gaussian_smooth_keeps_a_constant():
+    x = torch.full((2, 30, 3), 1.5)
+    assert torch.allclose(knn.gaussian_smooth(x, 2.0), x)
+
+
+def test_frame_pool_from_a_dump_round_trips_through_a_state_dict(world_dump):
+    from vc.data.dump import Dump
+
+    dump = Dump(world_dump.data.dump_dir, world_dump.features)
+    pool = knn.FramePool(len(dump.domains), world_dump.features.dim, "world", max_frames=150)
+    pool.fill(dump, list(dump.domains))
+    for k in range(len(dump.domains)):
+        frames, voiced = pool.domain(k)
+        assert frames.shape == (150, world_dump.features.dim) and voiced.dtype == torch.bool
+        assert bool(voiced.any()) and bool((~voiced).any())
+    # the frames are the dump's normalised training frames (whole utterances, from their start)
+    frames = pool.domain(0)[0].numpy()
+    train = [u for u in dump.utterances("train") if u.domain == dump.domains[0]]
+    starts = [dump.stats.normalize(dump.load(u.utt_id).feats)[:20] for u in train]
+    assert any(np.allclose(frames[:20], s, atol=2e-2) for s in starts)
+    fresh = knn.FramePool(len(dump.domains), world_dump.features.dim, "world")
+    fresh.load_state_dict(pool.state_dict())
+    assert torch.equal(fresh.frames, pool.frames) and torch.equal(fresh.offsets, pool.offsets)
+    with pytest.raises(RuntimeError, match="empty"):
+        knn.FramePool(2, 4, "world").domain(0)
+
+
+def test_knn_base_trains_and_converts(world_dump, tmp_path):
+    """A tiny StarGAN v2 on the kNN base: it trains, its checkpoint carries the pool, and at strength 0
+    conversion gives exactly the warped statistical conversion plus the kNN correction."""
+    import vc
+    from vc.audio import load
+    from vc.models.stargan_v2 import generator_input
+    from vc.train import train
+
+    exp = tiny_experiment(world_dump, tmp_path / "exp", model=dict(generator_base="knn", f0_net_steps=0,
+                                                                    knn_pool_frames=300),
+                          train=dict(max_steps=4, eval_every=0, save_every=0))
+    ckpt = train(exp, device="cpu")
+    conv = vc.load(ckpt, device="cpu", strength=0.0)
+    assert conv.nets["pool"].frames.shape == (3 * 300, world_dump.features.dim)
+    from vc.data.dump import Dump
+
+    dump = Dump(world_dump.data.dump_dir, world_dump.features)
+    u = dump.utterances("test")[0]
+    target = next(d for d in conv.domains if d != u.domain)
+    wav = load(u.path, conv.sample_rate)
+    out = conv.convert(wav, conv.style(target=target, seed=0), source=u.domain)
+    assert out.shape == wav.shape and np.isfinite(out).all()
+    # strength 0 is the base: warped moments plus the correction towards the target's frames
+    feats, x = conv._feature_image(wav)
+    f0n = torch.from_numpy(conv._f0_norm(feats.f0, u.domain))[None]
+    src, tgt = torch.tensor([conv.domains.index(u.domain)]), torch.tensor([conv.domains.index(target)])
+    style = conv.style(target=target, seed=0)
+    got = conv.family.convert(conv.nets, x, f0n, int(src), int(tgt), style.vector, strength=0.0)
+    from vc.models.moments import apply_shift
+
+    shifted = apply_shift(x, conv.nets["moments"].shift(src, tgt))
+    assert torch.allclose(got, generator_input(conv.nets, x, src, tgt, voiced=f0n != 0))
+    assert not torch.allclose(got, shifted)  # the correction is there...
+    assert torch.equal(got[0, 0, 0], shifted[0, 0, 0])  # ...and leaves c0, the level, alone
+
+
+def _pool_of(frames: torch.Tensor, utts: torch.Tensor, **kw) -> knn.FramePool:
+    pool = knn.FramePool(1, frames.shape[1], "world", **kw)
+    pool.frames = frames.half()
+    pool.voiced = torch.ones(len(frames), dtype=torch.bool)
+    pool.utts = utts.int()
+    pool.offsets.copy_(torch.tensor([0, len(frames)]))
+    return pool
+
+
+def test_leaving_a_clips_own_utterance_out_of_the_pool():
+    """Rebuilding a training clip from its own speaker's frames must not use the clip itself."""
+    frames = _frames(200, 6).half().float()
+    pool = _pool_of(frames, torch.tensor([0] * 100 + [1] * 100), k=1, context=2, smooth=0.0)
+    x = frames[20:60].T[None, None]
+    voiced = torch.ones(1, 40, dtype=torch.bool)
+    assert torch.equal(pool.correction(x, voiced, targets=torch.tensor([0])), torch.zeros_like(x))
+    kept_out = pool.correction(x, voiced, targets=torch.tensor([0]), leave_out=torch.tensor([0]))
+    assert kept_out.abs().sum() > 0  # it had to use utterance 1
+    idx = knn.nearest(x[0, 0].T[:, 1:], voiced[0], frames[:, 1:], pool.voiced, 1, 2,
+                      excluded=pool.utts == 0)
+    assert torch.all(idx >= 100)
+    # -1 (a clip outside the train split) leaves nothing out
+    assert torch.equal(pool.correction(x, voiced, targets=torch.tensor([0]), leave_out=torch.tensor([-1])),
+                       torch.zeros_like(x))
+
+
+def test_prematch_loss_trains_the_generator_to_undo_the_base():
+    from test_families import make_batch, tiny_config
+
+    from vc.losses.stargan_v2 import g_loss
+    from vc.models import get_family
+
+    fam = get_family("stargan_v2")
+    cfg = tiny_config("stargan_v2", lambda_prematch=2.0)
+    cfg.features.kind = "world"
+    cfg.model.generator_base = "knn"
+    batch = make_batch(q=36)
+    nets = fam.build(cfg, 36, 3)
+    assert set(nets) >= {"moments", "pool"}
+    order = [0, 3, 1, 2]  # the clips of domain 0 (y = 0, 1, 2, 0), then of domains 1 and 2
+    per = batch["x"].shape[-1]
+    frames = batch["x"][order, 0].transpose(1, 2).reshape(-1, 36)
+    pool = nets["pool"]
+    pool.frames, pool.voiced = frames.half(), torch.ones(len(frames), dtype=torch.bool)
+    pool.utts = torch.tensor(order).repeat_interleave(per).int()
+    pool.offsets.copy_(torch.tensor([0, per * 2, per * 3, per * 4]))
+    batch["utt"] = torch.arange(4)
+    loss, logs = g_loss(nets, batch, 0, cfg, {})
+    assert "pre" in logs and logs["pre"] > 0
+    nets["generator"].zero_grad()
+    loss.backward()
+    assert nets["generator"].stem.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("c", [0, 1, 4])
+def test_diagonal_sums_add_each_pairs_neighbourhood(c):
+    n, m = 7, 11
+    d = torch.rand(n + 2 * c, m + 2 * c)
+    want = torch.zeros(n, m)
+    for t in range(2 * c + 1):
+        want += d[t : t + n, t : t + m]
+    assert torch.allclose(knn._diagonal_sums(d, c, n, m), want, atol=1e-5)
