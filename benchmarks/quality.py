@@ -3,6 +3,7 @@
     python benchmarks/quality.py [--data ../shared/data] [--out /tmp/vc_quality] [--minutes 30 | --steps N]
                                  [--conf recipes/vctk/conf.cpu.yaml] [--set section.key=value ...]
                                  [--stages prep,train,convert,eval] [--dump DIR] [--ckpt PT] [--strength S]
+                                 [--silence-gate-db DB]
 
 Corpus: ``vctk_mini`` (p225 F, p226 M, p227 M, p228 F; 10 clips each) and ``arctic_mini`` (clb, slt, F;
 30 clips each), 16 kHz, one model over all six speakers. The same sentences of every speaker of a
@@ -79,12 +80,12 @@ def corpus_of(speaker: str) -> str:
     return next(name for name, (spks, _) in CORPORA.items() if speaker in spks)
 
 
-def make_conversions(ckpt: Path, dump, out: Path, strength: float = 1.0) -> Path:
+def make_conversions(ckpt: Path, dump, out: Path, strength: float = 1.0, gate_db: float | None = None) -> Path:
     """Convert every test utterance to every other speaker of its corpus; write the pairs TSV."""
     import vc
     from vc.audio import load, save
 
-    conv = vc.load(ckpt, device="cpu", strength=strength)
+    conv = vc.load(ckpt, device="cpu", strength=strength, silence_gate_db=gate_db)
     test = dump.utterances("test")
     by_key = {(u.domain, sentence(u.utt_id)): u for u in test}
     rows = ["converted\tsource\tsrc_domain\ttgt_domain\ttarget_ref"]
@@ -147,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ckpt", help="convert with this checkpoint (default: the newest under <out>/exp)")
     p.add_argument("--strength", type=float, default=1.0,
                    help="conversion strength (vc-convert --strength): 1 converts fully, 0 is the statistical base")
+    p.add_argument("--silence-gate-db", type=float, metavar="DB",
+                   help="silence gate of the conversions (vc-convert --silence-gate-db; default: the checkpoint's)")
     args = p.parse_args(argv)
     stages = [s for s in args.stages.split(",") if s]
     unknown = [s for s in stages if s not in STAGES]
@@ -180,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg.data.test_utts = list(TEST_UTTS)
     save_config(cfg, out / "config.yaml")
     info: dict = {"conf": args.conf, "overrides": args.overrides, "strength": args.strength,
+                  "silence_gate_db": args.silence_gate_db,
                   "minutes": 0 if args.steps else args.minutes,
                   "max_steps": args.steps or None, "threads": args.threads, "machine": f"{os.cpu_count()} cores"}
 
@@ -196,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     info["checkpoint"] = str(final)
     info["steps"] = int(final.stem.split("_")[-1]) if final.stem.startswith("step_") else None
     if "convert" in stages:
-        make_conversions(final, dump, out, args.strength)
+        make_conversions(final, dump, out, args.strength, args.silence_gate_db)
     if "eval" in stages:
         res = evaluate_pairs(out / "pairs.tsv", out / "eval", cfg.eval, dump=dump, device="cpu")
         # The real target recordings score the same whatever was trained: once per prepared corpus.
@@ -213,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         rate = (f", {info['steps'] / info['train_seconds']:.2f} steps/s" if info.get("train_seconds") and info["steps"]
                 else "")
         knob = f", strength {args.strength:g}" if args.strength != 1.0 else ""
+        if args.silence_gate_db is not None:
+            knob += f", silence gate {args.silence_gate_db:g} dB"
         print(f"\n{n} conversions, {info['steps']} training steps ({budget}{rate}; {args.conf} "
               f"{' '.join(args.overrides)}{knob})\n")
         print(text)

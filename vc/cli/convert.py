@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strength", type=float, default=1.0,
                    help="StarGAN v2: how much of the generator's change to apply, 0-2 (default 1; 0 on a "
                    "model with generator_base: statistical gives the statistical conversion)")
+    p.add_argument("--silence-gate-db", type=float, metavar="DB",
+                   help="silence gate: lower frames more than DB below the input's loud level (0: off; "
+                   "default: the checkpoint's vocoder.silence_gate_db)")
     live = p.add_argument_group("streaming (block by block, as the audio arrives)")
     live.add_argument("--stream", action="store_true",
                       help="convert --src (a file at the model's rate, or - for raw 16-bit mono PCM on stdin) "
@@ -190,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     import vc
     from vc.audio import save
 
-    conv = vc.load(args.ckpt, vocoder=args.vocoder, device=args.device, strength=args.strength)
+    conv = vc.load(args.ckpt, vocoder=args.vocoder, device=args.device, strength=args.strength,
+                   silence_gate_db=args.silence_gate_db)
     if args.target:
         conv.domain_index(args.target)  # fail fast on an unknown target, before any work
     if args.source:

@@ -122,7 +122,8 @@ class Converter:
     """Converts audio with the EMA nets of one checkpoint. Build it with :func:`vc.load`."""
 
     def __init__(self, state: dict, vocoder: str | None = None, device: str | None = None,
-                 window_seconds: float = 10.0, overlap_seconds: float = 0.5, strength: float = 1.0) -> None:
+                 window_seconds: float = 10.0, overlap_seconds: float = 0.5, strength: float = 1.0,
+                 silence_gate_db: float | None = None) -> None:
         from vc.config import config_from_dict
         from vc.features.stats import Stats
         from vc.models import get_family
@@ -139,6 +140,9 @@ class Converter:
         if not 0.0 <= strength <= 2.0:
             raise ConfigError(f"strength must be between 0 and 2, got {strength:g}")
         self.strength = float(strength)
+        self.gate_db = self.cfg.vocoder.silence_gate_db if silence_gate_db is None else float(silence_gate_db)
+        if self.gate_db < 0:
+            raise ConfigError(f"the silence gate must be >= 0 dB (0: off), got {self.gate_db:g}")
         built = self.family.build(self.cfg, self.features.dim, len(self.domains))
         nets = {}
         for name, net in built.items():
@@ -314,6 +318,24 @@ class Converter:
         tgt_mean, tgt_std = self.target_moments(style)
         return self.nets["moments"].between(mean, std, tgt_mean, tgt_std)
 
+    def gate(self, y: np.ndarray, source: np.ndarray, reference: float | None = None) -> np.ndarray:
+        """Converted normalised frames ``y (N, Q)`` through the silence gate keyed by the source's
+        normalised frames ``source (N, Q)`` (unchanged when the gate is off); ``reference``: the loud
+        level in dB, default the 95th percentile of the source's frame levels."""
+        if self.gate_db <= 0:
+            return y
+        from vc.features.gate import silence_gate
+
+        raw = silence_gate(self.stats.denormalize(y), self.stats.denormalize(source), self.features, self.gate_db,
+                           self.cfg.vocoder.silence_gate_ratio, reference)
+        return self.stats.normalize(raw).astype(y.dtype, copy=False)
+
+    def gate_reference(self, source: np.ndarray) -> float:
+        """The silence gate's loud level (dB) of normalised source frames ``(N, Q)``."""
+        from vc.features.gate import frame_levels, reference_level
+
+        return reference_level(frame_levels(self.stats.denormalize(source), self.features))
+
     def convert_kwargs(self, style: Style | None = None) -> dict:
         """Extra keyword arguments of ``family.convert``: ``strength`` when it is not 1, and on the kNN
         base the frames of ``style``'s reference clip when it converts to that clip's own voice."""
@@ -334,7 +356,8 @@ class Converter:
             src_idx = -1  # the family does not use it
         y = self.family.convert(self.nets, x, f0n, src_idx, style.target, style.vector, shift=shift,
                                 **self.convert_kwargs(style))
-        out = self.vocoder(y[0, 0].float().cpu().numpy().T, f0=self._map_f0(feats.f0, source, style), ap=feats.ap)
+        y = self.gate(y[0, 0].float().cpu().numpy().T, x[0, 0].cpu().numpy().T)
+        out = self.vocoder(y, f0=self._map_f0(feats.f0, source, style), ap=feats.ap)
         out = np.asarray(out, dtype=np.float32)
         if len(out) < len(wav):
             out = np.pad(out, (0, len(wav) - len(out)))
@@ -374,14 +397,15 @@ class Converter:
 
 
 def load(ckpt: str | os.PathLike | None = None, vocoder: str | None = None, device: str | None = None,
-         strength: float = 1.0) -> Converter:
+         strength: float = 1.0, silence_gate_db: float | None = None) -> Converter:
     """Load a checkpoint for conversion (``ckpt`` defaults to ``$VC_CKPT``, else the newest under ./exp/).
 
     ``strength`` (StarGAN v2) scales the generator's change to its input: 1 (default) converts fully,
-    0 gives the statistical conversion on a ``generator_base: statistical`` model (else the source).
+    0 gives the base's conversion on a ``generator_base: statistical``, ``warped`` or ``knn`` model
+    (else the source). ``silence_gate_db`` overrides the checkpoint's ``vocoder.silence_gate_db`` (0: off).
     """
     from vc.train.checkpoint import load_checkpoint
 
     path = resolve_checkpoint(ckpt)
     state = load_checkpoint(path, map_location="cpu")
-    return Converter(state, vocoder=vocoder, device=device, strength=strength)
+    return Converter(state, vocoder=vocoder, device=device, strength=strength, silence_gate_db=silence_gate_db)

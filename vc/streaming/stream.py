@@ -223,6 +223,7 @@ class Stream:
         self._y_start = 0
         self._emitted = 0
         self._tail = np.zeros(0, np.float32)
+        self._gate_ref = -np.inf  # the silence gate's loud level so far, dB
         # Level: energies of active chunks, the loudest chunk so far, the gain applied at the last sample.
         self._e_in = self._e_out = 0.0
         self._loudest = 0.0
@@ -369,6 +370,11 @@ class Stream:
         y = conv.family.convert(conv.nets, x, f0n, src, self.style.target, self.style.vector, shift=self._shift(),
                                 **conv.convert_kwargs(self.style))
         y = y[0, 0].float().cpu().numpy().T  # (w1 - w0, Q)
+        if conv.gate_db > 0:
+            # The silence gate's loud level: the loudest window so far (the whole input is not known yet).
+            src_frames = self._x[lo:hi]
+            self._gate_ref = max(self._gate_ref, conv.gate_reference(src_frames))
+            y = conv.gate(y, src_frames, self._gate_ref)
         new = y[e - w0 :]
         # Vocoder on [v0, w1): earlier steps' converted frames, then this step's.
         v0 = max(self._y_start, e - p.voc_context)

@@ -13,6 +13,14 @@ class VocoderConfig:
     vocoder this experiment trained (``<train.out_dir>/default_vocoder.json``) if there is one, else
     ``world`` for WORLD features and ``griffinlim`` for mel."""
     griffinlim_iters: int = 32
+    silence_gate_db: float = 0.0
+    """Silence gate of every conversion (``vc-convert``, ``vc-eval``, the web page, streaming): frames
+    whose source level lies more than this many dB below the utterance's loud level (95th
+    percentile of its frame levels) are lowered further, by ``silence_gate_ratio - 1`` dB per dB, at
+    most 30 dB, so the pauses keep no coloured breath and room noise. 0 (default): off. See
+    :mod:`vc.features.gate`."""
+    silence_gate_ratio: float = 3.0
+    """Expansion ratio of the silence gate (> 1)."""
     # --- vc-train-vocoder (parallel-wavegan) ---
     generator: Literal["hifigan", "parallel_wavegan", "melgan", "multiband_melgan"] = "hifigan"
     """``hifigan`` (default), ``parallel_wavegan``, ``melgan`` or ``multiband_melgan`` (4 PQMF bands)."""
@@ -41,3 +49,9 @@ class VocoderConfig:
     ``train.out_dir``; the result goes to ``<vocoder dir>/finetune`` and becomes the default."""
     finetune_steps: int = 10000
     """Fine-tuning steps (``finetune_on_generator``)."""
+
+    def __post_init__(self) -> None:
+        if self.silence_gate_db < 0:
+            raise ValueError(f"vocoder.silence_gate_db must be >= 0 (0: off), got {self.silence_gate_db}")
+        if self.silence_gate_ratio <= 1:
+            raise ValueError(f"vocoder.silence_gate_ratio must be > 1, got {self.silence_gate_ratio}")
