@@ -89,11 +89,8 @@ class ModelConfig:
     def __post_init__(self) -> None:
         positive = ("dim_in", "max_conv_dim", "style_dim", "latent_dim", "mapping_hidden", "mapping_layers",
                     "style_dim_in", "disc_dim", "disc_max_dim", "f0_net_dim", "vc_bottleneck",
-                    "vc2_classifier_dim")
+                    "vc2_classifier_dim", "knn_k", "knn_pool_frames")
         for name in positive:
-            if getattr(self, name) <= 0:
-                raise ValueError(f"model.{name} must be positive, got {getattr(self, name)}")
-        for name in ("knn_k", "knn_pool_frames"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"model.{name} must be positive, got {getattr(self, name)}")
         if self.knn_smooth < 0:
