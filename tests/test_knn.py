@@ -211,3 +211,93 @@ def test_diagonal_sums_add_each_pairs_neighbourhood(c):
     for t in range(2 * c + 1):
         want += d[t : t + n, t : t + m]
     assert torch.allclose(knn._diagonal_sums(d, c, n, m), want, atol=1e-5)
+
+
+def test_intonation_is_the_matched_frames_pitch_over_voiced_frames_only():
+    """Each frame takes the z-scored log-F0 of the pool frame it matches (itself, here); unvoiced
+    frames get 0, and smoothing averages over voiced frames only."""
+    frames = _frames(120, 6)
+    voiced = torch.ones(120, dtype=torch.bool)
+    voiced[40:60] = False
+    lf0z = torch.linspace(-1.5, 1.5, 120) * voiced
+    base = frames.T[None, None]
+    z = knn.knn_intonation(base, voiced[None], frames, voiced, lf0z, "world", k=1, context=2, smooth=0.0)
+    assert torch.allclose(z[0], lf0z, atol=1e-6)
+    smooth = knn.knn_intonation(base, voiced[None], frames, voiced, lf0z, "world", k=1, context=2, smooth=4.0)
+    assert torch.all(smooth[0, 40:60] == 0)
+    # next to the pause the unvoiced frames do not pull the average towards 0: it stays near the
+    # voiced neighbours' values (a plain Gaussian would halve it)
+    assert abs(float(smooth[0, 39]) - float(lf0z[30:40].mean())) < 0.1
+    assert abs(float(smooth[0, 60]) - float(lf0z[60:70].mean())) < 0.1
+    # a pool whose matched frames are all unvoiced gives no pitch, not NaN
+    none = knn.knn_intonation(base, voiced[None], frames, torch.zeros(120, dtype=torch.bool), lf0z, "world",
+                              k=2, context=0, smooth=2.0)
+    assert torch.isfinite(none).all() and torch.all(none == 0)
+
+
+def test_frame_pool_keeps_its_frames_pitch_and_loads_older_checkpoints(world_dump):
+    from vc.data.dump import Dump
+
+    dump = Dump(world_dump.data.dump_dir, world_dump.features)
+    pool = knn.FramePool(len(dump.domains), world_dump.features.dim, "world", max_frames=150)
+    pool.fill(dump, list(dump.domains))
+    assert pool.has_intonation
+    voiced = pool.voiced
+    assert torch.all(pool.lf0z[~voiced] == 0) and pool.lf0z[voiced].abs().sum() > 0
+    # z-scored by each domain's own statistics: per domain, the mean over its voiced frames is moderate
+    for k in range(len(dump.domains)):
+        lo, hi = int(pool.offsets[k]), int(pool.offsets[k + 1])
+        z = pool.lf0z[lo:hi].float()[pool.voiced[lo:hi]]
+        assert abs(float(z.mean())) < 1.0
+    state = {k: v for k, v in pool.state_dict().items() if k != "lf0z"}  # a checkpoint from before
+    old = knn.FramePool(len(dump.domains), world_dump.features.dim, "world")
+    old.load_state_dict(state)
+    assert not old.has_intonation and torch.equal(old.frames, pool.frames)
+    base = pool.domain(0)[0][:50].T[None, None]
+    assert pool.intonation(base, torch.ones(1, 50, dtype=torch.bool), target=0).shape == (1, 50)
+    with pytest.raises(RuntimeError, match="no pitch"):
+        old.intonation(base, torch.ones(1, 50, dtype=torch.bool), target=0)
+
+
+def test_converter_mixes_the_target_intonation_into_the_f0(world_dump, tmp_path):
+    """``model.knn_intonation``: 0 is the log-Gaussian transform exactly; a share s replaces s of the
+    source's z-scored log-F0 by the matched frames' before it; unvoiced frames stay unvoiced."""
+    import vc
+    from vc.audio import load
+    from vc.data.dump import Dump
+    from vc.train import train
+
+    exp = tiny_experiment(world_dump, tmp_path / "exp", model=dict(generator_base="knn", f0_net_steps=0,
+                                                                    knn_pool_frames=300, knn_intonation=0.5),
+                          train=dict(max_steps=2, eval_every=0, save_every=0))
+    conv = vc.load(train(exp, device="cpu"), device="cpu")
+    dump = Dump(world_dump.data.dump_dir, world_dump.features)
+    u = dump.utterances("test")[0]
+    target = next(d for d in conv.domains if d != u.domain)
+    wav = load(u.path, conv.sample_rate)
+    style = conv.style(target=target, seed=0)
+    feats, x = conv._feature_image(wav)
+    f0n = torch.from_numpy(conv._f0_norm(feats.f0, u.domain))[None]
+    src = conv.domains.index(u.domain)
+    z = conv._intonation(x, f0n, src, style, None)
+    assert z is not None and z.shape == feats.f0.shape and np.isfinite(z).all()
+    plain = conv._map_f0(feats.f0, u.domain, style)
+    assert np.allclose(plain, conv.stats.convert_f0(feats.f0, u.domain, target))
+    mixed = conv._map_f0(feats.f0, u.domain, style, z)
+    voiced = feats.f0 > 0
+    assert np.all(mixed[~voiced] == 0) and np.all(mixed[voiced] > 0)
+    mu_t, sd_t = conv.target_lf0(style)
+    want = 0.5 * conv._f0_norm(feats.f0, u.domain) + 0.5 * z
+    assert np.allclose(np.log(mixed[voiced]), want[voiced] * sd_t + mu_t, atol=1e-4)
+    assert not np.allclose(mixed, plain)
+    conv.cfg.model.knn_intonation = 0.0
+    assert conv._intonation(x, f0n, src, style, None) is None
+    out = conv.convert(wav, style, source=u.domain)
+    assert out.shape == wav.shape and np.isfinite(out).all()
+
+
+def test_knn_intonation_must_be_a_share():
+    from vc.models.config import ModelConfig
+
+    with pytest.raises(ValueError, match="knn_intonation"):
+        ModelConfig(knn_intonation=1.5)

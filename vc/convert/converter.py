@@ -104,6 +104,8 @@ class Voice:
     """The clip's normalised frames ``(M, Q)``: the kNN base's pool for its voice."""
     voiced: torch.Tensor | None = None
     """``(M,)`` bool, which of ``frames`` are voiced."""
+    lf0z: torch.Tensor | None = None
+    """``(M,)`` the frames' log-F0 z-scored by ``lf0_mean``/``lf0_std`` (0 unvoiced): their intonation."""
 
 
 @dataclass
@@ -227,9 +229,12 @@ class Converter:
             raise VCError(f"{name}: too little voiced speech ({int(voiced.sum())} voiced frames, need "
                           f"{MIN_VOICED_FRAMES}) to read the voice's pitch")
         lf0 = np.log(feats.f0[voiced])
+        mu, sd = float(lf0.mean()), max(float(lf0.std()), 1e-3)
+        lf0z = np.zeros(len(voiced), dtype=np.float32)
+        lf0z[voiced] = (lf0 - mu) / sd
         mean, std = clip_moments(x, torch.from_numpy(voiced))
-        return Voice(float(lf0.mean()), max(float(lf0.std()), 1e-3), mean.cpu(), std.cpu(),
-                     x[0, 0].T.float().cpu(), torch.from_numpy(voiced))
+        return Voice(mu, sd, mean.cpu(), std.cpu(), x[0, 0].T.float().cpu(), torch.from_numpy(voiced),
+                     torch.from_numpy(lf0z))
 
     @torch.no_grad()
     def style(self, target: str | None = None, ref=None, sr: int | None = None, seed: int | None = None) -> Style:
@@ -285,9 +290,18 @@ class Converter:
             return style.voice.mean, style.voice.std
         return self.nets["moments"](torch.tensor([style.target]))
 
-    def _map_f0(self, f0: np.ndarray, source: str | None, style: Style) -> np.ndarray:
+    def _map_f0(self, f0: np.ndarray, source: str | None, style: Style,
+                intonation: np.ndarray | None = None) -> np.ndarray:
         """Source F0 (Hz) moved, as log-Gaussians, from the source's statistics (its domain's, or the
-        clip's own when unknown) to the target voice's (:meth:`target_lf0`)."""
+        clip's own when unknown) to the target voice's (:meth:`target_lf0`). With ``intonation`` (the
+        target's z-scored log-F0 along the clip, :meth:`ModelFamily.intonation`), a share
+        ``model.knn_intonation`` of the source's z-scored contour is replaced by it first."""
+        if intonation is not None:
+            share = float(getattr(self.cfg.model, "knn_intonation", 0.0))
+            z = self._f0_norm(f0, source)
+            z = (1.0 - share) * z + share * intonation[: len(z)]
+            mu_t, sd_t = self.target_lf0(style)
+            return np.where(f0 > 0, np.exp(z * sd_t + mu_t), 0.0).astype(np.float32)
         if source is not None and style.voice is None:
             return self.stats.convert_f0(f0, source, self.domains[style.target])
         voiced = f0 > 0
@@ -344,6 +358,19 @@ class Converter:
             kwargs["pool"] = (style.voice.frames, style.voice.voiced)
         return kwargs
 
+    def _intonation(self, x: torch.Tensor, f0n: torch.Tensor, src_idx: int, style: Style, shift) -> np.ndarray | None:
+        """The target's intonation along the clip ``x (1, 1, Q, N)`` (``(N,)``), or None when
+        ``model.knn_intonation`` is 0 or the model has no kNN base with pitch in its pool."""
+        if float(getattr(self.cfg.model, "knn_intonation", 0.0)) <= 0.0:
+            return None
+        pool = None
+        if style.voice is not None:
+            if style.voice.lf0z is None:
+                return None
+            pool = (style.voice.frames, style.voice.voiced, style.voice.lf0z)
+        z = self.family.intonation(self.nets, x, f0n, src_idx, style.target, shift=shift, pool=pool)
+        return None if z is None else z[0].float().cpu().numpy()
+
     @torch.no_grad()
     def _convert_window(self, wav: np.ndarray, style: Style, source: str | None, shift=None) -> np.ndarray:
         feats, x = self._feature_image(wav)
@@ -357,7 +384,8 @@ class Converter:
         y = self.family.convert(self.nets, x, f0n, src_idx, style.target, style.vector, shift=shift,
                                 **self.convert_kwargs(style))
         y = self.gate(y[0, 0].float().cpu().numpy().T, x[0, 0].cpu().numpy().T)
-        out = self.vocoder(y, f0=self._map_f0(feats.f0, source, style), ap=feats.ap)
+        intonation = self._intonation(x, f0n, src_idx, style, shift)
+        out = self.vocoder(y, f0=self._map_f0(feats.f0, source, style, intonation), ap=feats.ap)
         out = np.asarray(out, dtype=np.float32)
         if len(out) < len(wav):
             out = np.pad(out, (0, len(wav) - len(out)))

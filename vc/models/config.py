@@ -62,6 +62,11 @@ class ModelConfig:
     along time (0: none; unsmoothed per-frame matches sound rough)."""
     knn_pool_frames: int = 20000
     """``generator_base: knn``: training frames kept per domain (in the checkpoint) to match against."""
+    knn_intonation: float = 0.0
+    """``generator_base: knn``: share (0-1) of the target speaker's own pitch movement in the converted F0.
+    The converter mixes the z-scored log-F0 of each frame's matched target frames (smoothed) into the
+    source's before the log-Gaussian transform: 0 keeps the source's contour (log-Gaussian only), 1
+    replaces it (docs/quality.md, item 11). Not applied by streaming conversion."""
 
     # --- discriminator (disc_dim, disc_max_dim, disc_n_down: every family's D; stargan_vc's classifier too) ---
     discriminator: str = "gated_patchgan"
@@ -95,6 +100,8 @@ class ModelConfig:
                 raise ValueError(f"model.{name} must be positive, got {getattr(self, name)}")
         if self.knn_smooth < 0:
             raise ValueError(f"model.knn_smooth must be >= 0, got {self.knn_smooth}")
+        if not 0.0 <= self.knn_intonation <= 1.0:
+            raise ValueError(f"model.knn_intonation must be between 0 and 1, got {self.knn_intonation}")
         for name in ("n_down", "n_bottleneck", "style_n_down", "disc_n_down", "f0_net_steps", "crop_frames",
                      "knn_context"):
             if getattr(self, name) < 0:

@@ -21,6 +21,13 @@ The pool of each training domain is up to ``knn_pool_frames`` normalised frames 
 utterances, kept in the checkpoint (:class:`FramePool`), so conversion needs nothing else; a
 reference clip's own frames are its pool for conversion to an unseen voice. The correction carries no
 gradient: it is a fixed function of the frames, like the statistical base under it.
+
+The same matches also give an *intonation* (``model.knn_intonation``, used by the converter): each
+pool frame keeps its log-F0, z-scored by its speaker's statistics, and :meth:`FramePool.intonation`
+returns, per frame, the mean of its matched frames' values, smoothed along the voiced frames. The
+converter mixes it into the source's z-scored log-F0 before the log-Gaussian transform, so the output
+takes some of the target's own pitch movement on each sound, not only its register and range
+(docs/quality.md, item 11).
 """
 
 from __future__ import annotations
@@ -37,6 +44,8 @@ from torch import nn
 VOICING_PENALTY = 1e6
 #: Query frames matched per block, bounding the distance matrix to ``block x pool`` floats.
 QUERY_BLOCK = 512
+#: Standard deviation, in frames, of the Gaussian that smooths the matched frames' intonation.
+INTONATION_SMOOTH = 5.0
 
 
 def match_features(x: torch.Tensor, kind: str) -> torch.Tensor:
@@ -128,6 +137,17 @@ def gaussian_smooth(r: torch.Tensor, sigma: float) -> torch.Tensor:
     return F.conv1d(x, kernel.view(1, 1, -1)).reshape(b, q, n).permute(0, 2, 1)
 
 
+def _matches(frames: torch.Tensor, voiced: torch.Tensor, pool: torch.Tensor, pool_voiced: torch.Tensor,
+             kind: str, k: int, context: int, excluded: list[torch.Tensor | None] | None = None) -> list[torch.Tensor]:
+    """Per row of ``frames (B, N, Q)`` (``voiced (B, N)`` bool), the indices ``(N, k)`` of its nearest
+    frames of ``pool (M, Q)`` (``pool_voiced (M,)``); ``excluded``: per row, pool frames it may not use."""
+    p_voiced = pool_voiced.to(frames.device).bool()
+    p_match = match_features(pool, kind)
+    excluded = excluded or [None] * len(frames)
+    return [nearest(match_features(f, kind), v.to(frames.device).bool(), p_match, p_voiced, k, context, ex)
+            for f, v, ex in zip(frames, voiced, excluded)]
+
+
 def knn_correction(base: torch.Tensor, voiced: torch.Tensor, pool: torch.Tensor, pool_voiced: torch.Tensor,
                    kind: str, k: int, context: int, smooth: float,
                    excluded: list[torch.Tensor | None] | None = None) -> torch.Tensor:
@@ -136,25 +156,44 @@ def knn_correction(base: torch.Tensor, voiced: torch.Tensor, pool: torch.Tensor,
     ``excluded``: per row, pool frames it may not use (``(M,)`` bool or None)."""
     frames = base.detach()[:, 0].transpose(1, 2).float()                        # (B, N, Q)
     pool = pool.to(device=frames.device, dtype=torch.float32)
-    p_voiced = pool_voiced.to(frames.device).bool()
-    p_match = match_features(pool, kind)
-    excluded = excluded or [None] * len(frames)
-    near = torch.stack([
-        pool[nearest(match_features(f, kind), v.to(frames.device).bool(), p_match, p_voiced, k, context, ex)].mean(1)
-        for f, v, ex in zip(frames, voiced, excluded)
-    ])                                                                 # (B, N, Q)
+    idx = _matches(frames, voiced, pool, pool_voiced, kind, k, context, excluded)
+    near = torch.stack([pool[i].mean(1) for i in idx])                  # (B, N, Q)
     r = gaussian_smooth(keep_energy(near - frames, kind), smooth)
     return r.transpose(1, 2)[:, None].to(base.dtype)
+
+
+def knn_intonation(base: torch.Tensor, voiced: torch.Tensor, pool: torch.Tensor, pool_voiced: torch.Tensor,
+                   pool_lf0z: torch.Tensor, kind: str, k: int, context: int,
+                   smooth: float = INTONATION_SMOOTH) -> torch.Tensor:
+    """The target's intonation along ``base (B, 1, Q, N)`` (``voiced (B, N)`` bool): per frame the mean
+    z-scored log-F0 ``pool_lf0z (M,)`` of its voiced nearest pool frames, smoothed along time over the
+    voiced frames only (a Gaussian of ``smooth`` frames, normalised by the voiced frames it covers), 0
+    on unvoiced frames: ``(B, N)``."""
+    frames = base.detach()[:, 0].transpose(1, 2).float()
+    pool = pool.to(device=frames.device, dtype=torch.float32)
+    lf0z = pool_lf0z.to(device=frames.device, dtype=torch.float32)
+    p_voiced = pool_voiced.to(frames.device).bool()
+    idx = _matches(frames, voiced, pool, pool_voiced, kind, k, context)
+    out = []
+    for i in idx:
+        w = p_voiced[i].float()                                          # (N, k)
+        out.append((lf0z[i] * w).sum(1) / w.sum(1).clamp_min(1.0))      # unvoiced matches count for nothing
+    z = torch.stack(out)                                                 # (B, N)
+    v = voiced.to(frames.device).float()
+    num = gaussian_smooth((z * v)[..., None], smooth)[..., 0]
+    den = gaussian_smooth(v[..., None], smooth)[..., 0]
+    return torch.where(v > 0, num / den.clamp_min(1e-6), torch.zeros_like(z))
 
 
 class FramePool(nn.Module):
     """Each domain's pool of normalised training frames, as buffers saved with the nets.
 
     ``frames (T, Q)`` float16 (half the checkpoint size; matching is done in float32), ``voiced (T,)``
-    bool, ``utts (T,)`` the index of each frame's utterance in the dump's train manifest (so a clip
-    can be rebuilt from its speaker's *other* utterances), ``offsets (K + 1,)``: domain ``k``'s frames
-    are ``frames[offsets[k]:offsets[k + 1]]``. Built empty by the family and filled by :meth:`fill`
-    before training.
+    bool, ``lf0z (T,)`` float16 each frame's log-F0 z-scored by its domain's statistics (0 unvoiced;
+    empty in checkpoints made before it existed), ``utts (T,)`` the index of each frame's utterance in
+    the dump's train manifest (so a clip can be rebuilt from its speaker's *other* utterances),
+    ``offsets (K + 1,)``: domain ``k``'s frames are ``frames[offsets[k]:offsets[k + 1]]``. Built empty
+    by the family and filled by :meth:`fill` before training.
     """
 
     def __init__(self, num_domains: int, dim_q: int, kind: str, k: int = 4, context: int = 8,
@@ -163,13 +202,16 @@ class FramePool(nn.Module):
         self.kind, self.k, self.context, self.smooth, self.max_frames = kind, k, context, smooth, max_frames
         self.register_buffer("frames", torch.zeros(0, dim_q, dtype=torch.float16))
         self.register_buffer("voiced", torch.zeros(0, dtype=torch.bool))
+        self.register_buffer("lf0z", torch.zeros(0, dtype=torch.float16))
         self.register_buffer("utts", torch.zeros(0, dtype=torch.int32))
         self.register_buffer("offsets", torch.zeros(num_domains + 1, dtype=torch.long))
         self._cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Checkpoints made before the pool kept its frames' pitch have no intonation: an empty one.
+        state_dict.setdefault(prefix + "lf0z", torch.zeros(0, dtype=torch.float16))
         # The pool's size is only known once filled: take the stored one.
-        for name in ("frames", "voiced", "utts"):
+        for name in ("frames", "voiced", "lf0z", "utts"):
             if prefix + name in state_dict:
                 setattr(self, name, torch.empty_like(state_dict[prefix + name], device=getattr(self, name).device))
         self._cache.clear()
@@ -185,7 +227,7 @@ class FramePool(nn.Module):
         from vc.errors import DataError
 
         train = dump.utterances("train")
-        frames, voiced, utt_ids, offsets = [], [], [], [0]
+        frames, voiced, lf0z, utt_ids, offsets = [], [], [], [], [0]
         for i, d in enumerate(domains):
             mine = [j for j, u in enumerate(train) if u.domain == d]
             order = np.random.default_rng([seed, i]).permutation(len(mine))
@@ -197,6 +239,7 @@ class FramePool(nn.Module):
                 x = dump.stats.normalize(f.feats)[: self.max_frames - taken]
                 frames.append(x.astype(np.float32))
                 voiced.append(f.f0[: len(x)] > 0)
+                lf0z.append(dump.stats.f0_normalized(f.f0[: len(x)], d))
                 utt_ids.append(np.full(len(x), mine[j], dtype=np.int32))
                 taken += len(x)
             if taken == 0:
@@ -205,6 +248,7 @@ class FramePool(nn.Module):
         dev = self.frames.device
         self.frames = torch.from_numpy(np.concatenate(frames)).to(dev, torch.float16)
         self.voiced = torch.from_numpy(np.concatenate(voiced)).to(dev)
+        self.lf0z = torch.from_numpy(np.concatenate(lf0z)).to(dev, torch.float16)
         self.utts = torch.from_numpy(np.concatenate(utt_ids)).to(dev)
         self.offsets.copy_(torch.tensor(offsets, dtype=torch.long))
         self._cache.clear()
@@ -222,6 +266,27 @@ class FramePool(nn.Module):
             lo, hi = self._span(k)
             self._cache[k] = (self.frames[lo:hi].float(), self.voiced[lo:hi])
         return self._cache[k]
+
+    @property
+    def has_intonation(self) -> bool:
+        """Whether the pool kept its frames' pitch (checkpoints made before it did not)."""
+        return self.lf0z.numel() == self.frames.shape[0] > 0
+
+    @torch.no_grad()
+    def intonation(self, base: torch.Tensor, voiced: torch.Tensor, target: int | None = None,
+                   pool: tuple[torch.Tensor, ...] | None = None) -> torch.Tensor:
+        """:func:`knn_intonation` of ``base (B, 1, Q, N)`` (``voiced (B, N)``) from domain ``target``'s
+        pool, or from one explicit ``pool`` ``(frames (M, Q), voiced (M,), lf0z (M,))``: ``(B, N)``."""
+        settings = (self.kind, self.k, self.context)
+        if pool is not None:
+            return knn_intonation(base, voiced.bool(), *pool, *settings)
+        if target is None:
+            raise ValueError("FramePool.intonation: give the target domain or a pool")
+        if not self.has_intonation:
+            raise RuntimeError("this frame pool has no pitch of its frames (a checkpoint made before it had)")
+        lo, hi = self._span(int(target))
+        frames, p_voiced = self.domain(int(target))
+        return knn_intonation(base, voiced.bool(), frames, p_voiced, self.lf0z[lo:hi], *settings)
 
     @torch.no_grad()
     def correction(self, base: torch.Tensor, voiced: torch.Tensor, targets: torch.Tensor | None = None,

@@ -83,6 +83,11 @@ class ModelFamily:
         base (StarGAN v2) also takes ``pool=``, a reference clip's frames to match against."""
         raise NotImplementedError
 
+    def intonation(self, nets, x, f0n, source: int, target: int, shift=None, pool=None) -> torch.Tensor | None:
+        """The target speaker's intonation along ``x`` (z-scored log-F0 ``(B, N)``) for the converter to
+        mix into the source's (``model.knn_intonation``), or None: only the kNN base has one."""
+        return None
+
     def judge_domain(self, nets, ref) -> torch.Tensor:
         raise NotImplementedError
 

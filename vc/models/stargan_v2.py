@@ -209,11 +209,7 @@ def generator_input(nets, x: torch.Tensor, y_src: torch.Tensor | None, y_tgt: to
     which needs ``voiced (B, N)``."""
     if "moments" not in nets:
         return x
-    if shift is None:
-        if y_src is None or y_tgt is None:
-            raise ValueError("a generator on the statistical base needs the source and target domains or a shift")
-        shift = nets["moments"].shift(y_src, y_tgt)
-    base = apply_shift(x, shift)
+    base = _statistical(nets, x, y_src, y_tgt, shift)
     if "pool" in nets:
         if voiced is None:
             raise ValueError("the kNN base needs the voiced mask of the frames")
@@ -221,6 +217,16 @@ def generator_input(nets, x: torch.Tensor, y_src: torch.Tensor | None, y_tgt: to
             raise ValueError("the kNN base needs the target domains or a pool of target frames")
         base = base + nets["pool"].correction(base, voiced, targets=y_tgt, pool=pool)
     return base
+
+
+def _statistical(nets, x: torch.Tensor, y_src: torch.Tensor | None, y_tgt: torch.Tensor | None,
+                 shift: Shift | None) -> torch.Tensor:
+    """The statistical (or warped) base of ``x``: moved from ``y_src``'s moments to ``y_tgt``'s, or by ``shift``."""
+    if shift is None:
+        if y_src is None or y_tgt is None:
+            raise ValueError("a generator on the statistical base needs the source and target domains or a shift")
+        shift = nets["moments"].shift(y_src, y_tgt)
+    return apply_shift(x, shift)
 
 
 def _domain(target: int, batch: int, device: torch.device) -> torch.Tensor:
@@ -311,6 +317,24 @@ class StarGANv2Family(ModelFamily):
         x_in = generator_input(nets, x, None, y_tgt, shift, voiced=f0n != 0, pool=pool)
         y = nets["generator"](x_in, style.to(x.device).expand(b, -1), f0n)
         return y if strength == 1.0 else x_in + strength * (y - x_in)
+
+    @torch.no_grad()
+    def intonation(self, nets, x, f0n, source, target, shift: Shift | None = None,
+                   pool: tuple[torch.Tensor, ...] | None = None) -> torch.Tensor | None:
+        """On the kNN base, the target's intonation along ``x (B, 1, Q, N)``: the z-scored log-F0 of each
+        frame's nearest target frames (matched on the base, as :meth:`convert` does; ``pool``: a
+        reference clip's ``(frames, voiced, lf0z)``), smoothed, ``(B, N)``, 0 on unvoiced frames. None
+        without a kNN base, or when the pool kept no pitch (an older checkpoint, or a 2-tuple ``pool``)."""
+        if "pool" not in nets:
+            return None
+        if (pool is None and not nets["pool"].has_intonation) or (pool is not None and len(pool) < 3):
+            return None
+        b = x.shape[0]
+        if shift is None:
+            dev = nets["moments"].mean.device
+            shift = nets["moments"].shift(_domain(source, b, dev), _domain(target, b, dev))
+        base = _statistical(nets, x, None, None, shift)
+        return nets["pool"].intonation(base, f0n != 0, target=target, pool=pool)
 
     @torch.no_grad()
     def judge_domain(self, nets, ref) -> torch.Tensor:
