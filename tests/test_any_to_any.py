@@ -298,6 +298,13 @@ def test_knn_base_takes_an_unseen_reference_clips_frames(held_out, tiny_corpus, 
     assert distance_to_reference(with_pool) < 0.9 * distance_to_reference(base_only)
     wav, _ = conv(src, sr=conv.sample_rate, ref=ref)
     assert wav.shape == src.shape and np.isfinite(wav).all()
+    # model.knn_intonation takes the pitch movement from the reference clip's own matched frames
+    conv.cfg.model.knn_intonation = 0.5
+    z = conv._intonation(x, f0n, -1, style, shift)
+    assert z is not None and z.shape == feats.f0.shape and np.isfinite(z).all()
+    assert np.all(z[feats.f0 == 0] == 0) and np.abs(z[feats.f0 > 0]).sum() > 0
+    wav, _ = conv(src, sr=conv.sample_rate, ref=ref)
+    assert wav.shape == src.shape and np.isfinite(wav).all()
     stream = Stream(conv, ref=tiny_corpus / "high" / "high_001.wav")
     out = np.concatenate([stream.feed(src[i : i + 1000]) for i in range(0, len(src), 1000)] + [stream.flush()])
     assert out.shape == src.shape and np.isfinite(out).all()
