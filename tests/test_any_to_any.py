@@ -282,7 +282,8 @@ def test_knn_base_takes_an_unseen_reference_clips_frames(held_out, tiny_corpus, 
     src = load(tiny_corpus / "low" / "low_001.wav", conv.sample_rate)
     style = conv.style(ref=ref, sr=conv.sample_rate)
     kwargs = conv.convert_kwargs(style)
-    frames, voiced = kwargs["pool"]
+    frames, voiced, lf0z = kwargs["pool"]
+    assert lf0z.shape == voiced.shape
     assert frames.shape[0] == voiced.shape[0] > 0
     feats, x = conv._feature_image(src)
     f0n = torch.from_numpy(conv._f0_norm(feats.f0, None)).float()[None]
@@ -300,8 +301,10 @@ def test_knn_base_takes_an_unseen_reference_clips_frames(held_out, tiny_corpus, 
     assert wav.shape == src.shape and np.isfinite(wav).all()
     # model.knn_intonation takes the pitch movement from the reference clip's own matched frames
     conv.cfg.model.knn_intonation = 0.5
-    z = conv._intonation(x, f0n, -1, style, shift)
-    assert z is not None and z.shape == feats.f0.shape and np.isfinite(z).all()
+    assert conv.wants_intonation(style)
+    _, z = conv.family.convert(conv.nets, x, f0n, -1, -1, style.vector, shift=shift, intonation=True, **kwargs)
+    z = z[0].numpy()
+    assert z.shape == feats.f0.shape and np.isfinite(z).all()
     assert np.all(z[feats.f0 == 0] == 0) and np.abs(z[feats.f0 > 0]).sum() > 0
     wav, _ = conv(src, sr=conv.sample_rate, ref=ref)
     assert wav.shape == src.shape and np.isfinite(wav).all()

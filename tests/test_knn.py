@@ -254,9 +254,15 @@ def test_frame_pool_keeps_its_frames_pitch_and_loads_older_checkpoints(world_dum
     old.load_state_dict(state)
     assert not old.has_intonation and torch.equal(old.frames, pool.frames)
     base = pool.domain(0)[0][:50].T[None, None]
-    assert pool.intonation(base, torch.ones(1, 50, dtype=torch.bool), target=0).shape == (1, 50)
-    with pytest.raises(RuntimeError, match="no pitch"):
-        old.intonation(base, torch.ones(1, 50, dtype=torch.bool), target=0)
+    voiced50 = torch.ones(1, 50, dtype=torch.bool)
+    r, z = pool.correction(base, voiced50, targets=torch.tensor([0]), intonation=True)
+    assert z.shape == (1, 50) and torch.equal(r, pool.correction(base, voiced50, targets=torch.tensor([0])))
+    # one search gives both: the intonation equals the stand-alone matching's
+    lo, hi = int(pool.offsets[0]), int(pool.offsets[1])
+    alone = knn.knn_intonation(base, voiced50, *pool.domain(0), pool.lf0z[lo:hi], "world", pool.k, pool.context)
+    assert torch.allclose(z, alone)
+    # a pool without its frames' pitch gives none
+    assert old.correction(base, voiced50, targets=torch.tensor([0]), intonation=True)[1] is None
 
 
 def test_converter_mixes_the_target_intonation_into_the_f0(world_dump, tmp_path):
@@ -279,8 +285,10 @@ def test_converter_mixes_the_target_intonation_into_the_f0(world_dump, tmp_path)
     feats, x = conv._feature_image(wav)
     f0n = torch.from_numpy(conv._f0_norm(feats.f0, u.domain))[None]
     src = conv.domains.index(u.domain)
-    z = conv._intonation(x, f0n, src, style, None)
-    assert z is not None and z.shape == feats.f0.shape and np.isfinite(z).all()
+    assert conv.wants_intonation(style)
+    _, z = conv.family.convert(conv.nets, x, f0n, src, style.target, style.vector, intonation=True)
+    z = z[0].numpy()
+    assert z.shape == feats.f0.shape and np.isfinite(z).all()
     plain = conv._map_f0(feats.f0, u.domain, style)
     assert np.allclose(plain, conv.stats.convert_f0(feats.f0, u.domain, target))
     mixed = conv._map_f0(feats.f0, u.domain, style, z)
@@ -291,7 +299,7 @@ def test_converter_mixes_the_target_intonation_into_the_f0(world_dump, tmp_path)
     assert np.allclose(np.log(mixed[voiced]), want[voiced] * sd_t + mu_t, atol=1e-4)
     assert not np.allclose(mixed, plain)
     conv.cfg.model.knn_intonation = 0.0
-    assert conv._intonation(x, f0n, src, style, None) is None
+    assert not conv.wants_intonation(style)
     out = conv.convert(wav, style, source=u.domain)
     assert out.shape == wav.shape and np.isfinite(out).all()
 

@@ -294,10 +294,10 @@ class Converter:
                 intonation: np.ndarray | None = None) -> np.ndarray:
         """Source F0 (Hz) moved, as log-Gaussians, from the source's statistics (its domain's, or the
         clip's own when unknown) to the target voice's (:meth:`target_lf0`). With ``intonation`` (the
-        target's z-scored log-F0 along the clip, :meth:`ModelFamily.intonation`), a share
+        target's z-scored log-F0 along the clip, from the kNN base's matches), a share
         ``model.knn_intonation`` of the source's z-scored contour is replaced by it first."""
         if intonation is not None:
-            share = float(getattr(self.cfg.model, "knn_intonation", 0.0))
+            share = self.cfg.model.knn_intonation
             z = self._f0_norm(f0, source)
             z = (1.0 - share) * z + share * intonation[: len(z)]
             mu_t, sd_t = self.target_lf0(style)
@@ -356,20 +356,16 @@ class Converter:
         kwargs: dict = {"strength": self.strength} if self.strength != 1.0 else {}
         if style is not None and style.voice is not None and "pool" in self.nets:
             kwargs["pool"] = (style.voice.frames, style.voice.voiced)
+            if style.voice.lf0z is not None:
+                kwargs["pool"] += (style.voice.lf0z,)
         return kwargs
 
-    def _intonation(self, x: torch.Tensor, f0n: torch.Tensor, src_idx: int, style: Style, shift) -> np.ndarray | None:
-        """The target's intonation along the clip ``x (1, 1, Q, N)`` (``(N,)``), or None when
-        ``model.knn_intonation`` is 0 or the model has no kNN base with pitch in its pool."""
-        if float(getattr(self.cfg.model, "knn_intonation", 0.0)) <= 0.0:
-            return None
-        pool = None
-        if style.voice is not None:
-            if style.voice.lf0z is None:
-                return None
-            pool = (style.voice.frames, style.voice.voiced, style.voice.lf0z)
-        z = self.family.intonation(self.nets, x, f0n, src_idx, style.target, shift=shift, pool=pool)
-        return None if z is None else z[0].float().cpu().numpy()
+    def wants_intonation(self, style: Style) -> bool:
+        """Whether conversion with ``style`` mixes the target's intonation into the F0: ``model.knn_intonation``
+        above 0 on a kNN base whose pool (the checkpoint's, or the reference clip's) kept its pitch."""
+        if self.cfg.model.knn_intonation <= 0.0 or "pool" not in self.nets:
+            return False
+        return style.voice.lf0z is not None if style.voice is not None else self.nets["pool"].has_intonation
 
     @torch.no_grad()
     def _convert_window(self, wav: np.ndarray, style: Style, source: str | None, shift=None) -> np.ndarray:
@@ -381,10 +377,15 @@ class Converter:
             src_idx = int(torch.as_tensor(self.family.judge_domain(self.nets, x)).argmax())
         else:
             src_idx = -1  # the family does not use it
-        y = self.family.convert(self.nets, x, f0n, src_idx, style.target, style.vector, shift=shift,
-                                **self.convert_kwargs(style))
+        kwargs = self.convert_kwargs(style)
+        intonation = None
+        if self.wants_intonation(style):
+            y, z = self.family.convert(self.nets, x, f0n, src_idx, style.target, style.vector, shift=shift,
+                                       intonation=True, **kwargs)
+            intonation = z[0].float().cpu().numpy()
+        else:
+            y = self.family.convert(self.nets, x, f0n, src_idx, style.target, style.vector, shift=shift, **kwargs)
         y = self.gate(y[0, 0].float().cpu().numpy().T, x[0, 0].cpu().numpy().T)
-        intonation = self._intonation(x, f0n, src_idx, style, shift)
         out = self.vocoder(y, f0=self._map_f0(feats.f0, source, style, intonation), ap=feats.ap)
         out = np.asarray(out, dtype=np.float32)
         if len(out) < len(wav):

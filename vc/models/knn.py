@@ -150,39 +150,52 @@ def _matches(frames: torch.Tensor, voiced: torch.Tensor, pool: torch.Tensor, poo
 
 def knn_correction(base: torch.Tensor, voiced: torch.Tensor, pool: torch.Tensor, pool_voiced: torch.Tensor,
                    kind: str, k: int, context: int, smooth: float,
-                   excluded: list[torch.Tensor | None] | None = None) -> torch.Tensor:
+                   excluded: list[torch.Tensor | None] | None = None, pool_lf0z: torch.Tensor | None = None):
     """The correction ``(B, 1, Q, N)`` that moves ``base (B, 1, Q, N)`` towards its nearest frames of
     one pool (``pool (M, Q)``, ``pool_voiced (M,)`` bool); ``voiced (B, N)`` bool (module docstring);
-    ``excluded``: per row, pool frames it may not use (``(M,)`` bool or None)."""
+    ``excluded``: per row, pool frames it may not use (``(M,)`` bool or None). With ``pool_lf0z (M,)``
+    (the pool frames' z-scored log-F0) it returns ``(correction, intonation)``, the second from the
+    same matches (:func:`matched_intonation`)."""
     frames = base.detach()[:, 0].transpose(1, 2).float()                        # (B, N, Q)
     pool = pool.to(device=frames.device, dtype=torch.float32)
     idx = _matches(frames, voiced, pool, pool_voiced, kind, k, context, excluded)
     near = torch.stack([pool[i].mean(1) for i in idx])                  # (B, N, Q)
     r = gaussian_smooth(keep_energy(near - frames, kind), smooth)
-    return r.transpose(1, 2)[:, None].to(base.dtype)
+    correction = r.transpose(1, 2)[:, None].to(base.dtype)
+    if pool_lf0z is None:
+        return correction
+    return correction, matched_intonation(idx, voiced, pool_voiced, pool_lf0z)
 
 
-def knn_intonation(base: torch.Tensor, voiced: torch.Tensor, pool: torch.Tensor, pool_voiced: torch.Tensor,
-                   pool_lf0z: torch.Tensor, kind: str, k: int, context: int,
-                   smooth: float = INTONATION_SMOOTH) -> torch.Tensor:
-    """The target's intonation along ``base (B, 1, Q, N)`` (``voiced (B, N)`` bool): per frame the mean
-    z-scored log-F0 ``pool_lf0z (M,)`` of its voiced nearest pool frames, smoothed along time over the
-    voiced frames only (a Gaussian of ``smooth`` frames, normalised by the voiced frames it covers), 0
-    on unvoiced frames: ``(B, N)``."""
-    frames = base.detach()[:, 0].transpose(1, 2).float()
-    pool = pool.to(device=frames.device, dtype=torch.float32)
-    lf0z = pool_lf0z.to(device=frames.device, dtype=torch.float32)
-    p_voiced = pool_voiced.to(frames.device).bool()
-    idx = _matches(frames, voiced, pool, pool_voiced, kind, k, context)
+def matched_intonation(idx: list[torch.Tensor], voiced: torch.Tensor, pool_voiced: torch.Tensor,
+                       pool_lf0z: torch.Tensor, smooth: float = INTONATION_SMOOTH) -> torch.Tensor:
+    """The target's intonation ``(B, N)`` from each row's matches ``idx`` (``(N, k)`` pool indices,
+    :func:`nearest`): per frame the mean z-scored log-F0 ``pool_lf0z (M,)`` of its voiced matches,
+    smoothed along time over the voiced frames only (``voiced (B, N)``; a Gaussian of ``smooth``
+    frames, normalised by the voiced frames it covers), 0 on unvoiced frames."""
+    dev = idx[0].device
+    lf0z = pool_lf0z.to(device=dev, dtype=torch.float32)
+    p_voiced = pool_voiced.to(dev).bool()
     out = []
     for i in idx:
         w = p_voiced[i].float()                                          # (N, k)
         out.append((lf0z[i] * w).sum(1) / w.sum(1).clamp_min(1.0))      # unvoiced matches count for nothing
     z = torch.stack(out)                                                 # (B, N)
-    v = voiced.to(frames.device).float()
+    v = voiced.to(dev).float()
     num = gaussian_smooth((z * v)[..., None], smooth)[..., 0]
     den = gaussian_smooth(v[..., None], smooth)[..., 0]
     return torch.where(v > 0, num / den.clamp_min(1e-6), torch.zeros_like(z))
+
+
+def knn_intonation(base: torch.Tensor, voiced: torch.Tensor, pool: torch.Tensor, pool_voiced: torch.Tensor,
+                   pool_lf0z: torch.Tensor, kind: str, k: int, context: int,
+                   smooth: float = INTONATION_SMOOTH) -> torch.Tensor:
+    """:func:`matched_intonation` of ``base (B, 1, Q, N)`` (``voiced (B, N)`` bool) matched against one
+    pool, on its own (conversion gets it with the correction, from one search: :func:`knn_correction`)."""
+    frames = base.detach()[:, 0].transpose(1, 2).float()
+    pool = pool.to(device=frames.device, dtype=torch.float32)
+    idx = _matches(frames, voiced, pool, pool_voiced, kind, k, context)
+    return matched_intonation(idx, voiced, pool_voiced, pool_lf0z, smooth)
 
 
 class FramePool(nn.Module):
@@ -273,35 +286,27 @@ class FramePool(nn.Module):
         return self.lf0z.numel() == self.frames.shape[0] > 0
 
     @torch.no_grad()
-    def intonation(self, base: torch.Tensor, voiced: torch.Tensor, target: int | None = None,
-                   pool: tuple[torch.Tensor, ...] | None = None) -> torch.Tensor:
-        """:func:`knn_intonation` of ``base (B, 1, Q, N)`` (``voiced (B, N)``) from domain ``target``'s
-        pool, or from one explicit ``pool`` ``(frames (M, Q), voiced (M,), lf0z (M,))``: ``(B, N)``."""
-        settings = (self.kind, self.k, self.context)
-        if pool is not None:
-            return knn_intonation(base, voiced.bool(), *pool, *settings)
-        if target is None:
-            raise ValueError("FramePool.intonation: give the target domain or a pool")
-        if not self.has_intonation:
-            raise RuntimeError("this frame pool has no pitch of its frames (a checkpoint made before it had)")
-        lo, hi = self._span(int(target))
-        frames, p_voiced = self.domain(int(target))
-        return knn_intonation(base, voiced.bool(), frames, p_voiced, self.lf0z[lo:hi], *settings)
-
-    @torch.no_grad()
     def correction(self, base: torch.Tensor, voiced: torch.Tensor, targets: torch.Tensor | None = None,
-                   pool: tuple[torch.Tensor, torch.Tensor] | None = None,
-                   leave_out: torch.Tensor | None = None) -> torch.Tensor:
+                   pool: tuple[torch.Tensor, ...] | None = None, leave_out: torch.Tensor | None = None,
+                   intonation: bool = False):
         """:func:`knn_correction` of ``base (B, 1, Q, N)`` (``voiced (B, N)``) towards each row's
-        target domain ``targets (B,)``, or towards one explicit ``pool`` ``(frames (M, Q), voiced (M,))``.
-        ``leave_out (B,)``: per row, a train-manifest utterance index whose frames it may not use (-1: none)."""
+        target domain ``targets (B,)``, or towards one explicit ``pool`` ``(frames (M, Q), voiced (M,)
+        [, lf0z (M,)])``. ``leave_out (B,)``: per row, a train-manifest utterance index whose frames it
+        may not use (-1: none). ``intonation``: return ``(correction, intonation (B, N) or None)``, the
+        second from the same matches; None when the pool kept no pitch (a checkpoint made before it
+        did, or a pool without ``lf0z``)."""
         voiced = voiced.bool()
         settings = (self.kind, self.k, self.context, self.smooth)
         if pool is not None:
-            return knn_correction(base, voiced, pool[0], pool[1], *settings)
+            if intonation and len(pool) > 2:
+                return knn_correction(base, voiced, pool[0], pool[1], *settings, pool_lf0z=pool[2])
+            out = knn_correction(base, voiced, pool[0], pool[1], *settings)
+            return (out, None) if intonation else out
         if targets is None:
             raise ValueError("FramePool.correction: give the target domains or a pool")
+        pitch = intonation and self.has_intonation
         out = torch.zeros_like(base)
+        z = torch.zeros(base.shape[0], base.shape[-1], device=base.device) if pitch else None
         targets = targets.to(base.device).long()
         for t in torch.unique(targets).tolist():
             rows = targets == t
@@ -310,5 +315,10 @@ class FramePool(nn.Module):
                 lo, hi = self._span(t)
                 utts = self.utts[lo:hi]
                 excluded = [utts == int(u) if int(u) >= 0 else None for u in leave_out[rows].tolist()]
-            out[rows] = knn_correction(base[rows], voiced[rows], *self.domain(t), *settings, excluded=excluded)
-        return out
+            if pitch:
+                lo, hi = self._span(t)
+                out[rows], z[rows] = knn_correction(base[rows], voiced[rows], *self.domain(t), *settings,
+                                                    excluded=excluded, pool_lf0z=self.lf0z[lo:hi])
+            else:
+                out[rows] = knn_correction(base[rows], voiced[rows], *self.domain(t), *settings, excluded=excluded)
+        return (out, z) if intonation else out

@@ -80,13 +80,9 @@ class ModelFamily:
     def convert(self, nets, x, f0n, source: int, target: int, style, shift=None) -> torch.Tensor:
         """``shift``: the source and target feature moments (:class:`vc.models.moments.Shift`) for
         families that build on the statistical conversion; the others ignore it. A family on the kNN
-        base (StarGAN v2) also takes ``pool=``, a reference clip's frames to match against."""
+        base (StarGAN v2) also takes ``pool=``, a reference clip's frames to match against, and
+        ``intonation=True`` (it then returns ``(output, intonation)``: :func:`vc.models.stargan_v2.generator_input`)."""
         raise NotImplementedError
-
-    def intonation(self, nets, x, f0n, source: int, target: int, shift=None, pool=None) -> torch.Tensor | None:
-        """The target speaker's intonation along ``x`` (z-scored log-F0 ``(B, N)``) for the converter to
-        mix into the source's (``model.knn_intonation``), or None: only the kNN base has one."""
-        return None
 
     def judge_domain(self, nets, ref) -> torch.Tensor:
         raise NotImplementedError

@@ -202,21 +202,26 @@ def build_nets(cfg: ModelConfig, dim_q: int, num_domains: int, feature_kind: str
 
 def generator_input(nets, x: torch.Tensor, y_src: torch.Tensor | None, y_tgt: torch.Tensor | None,
                     shift: Shift | None = None, voiced: torch.Tensor | None = None,
-                    pool: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+                    pool: tuple[torch.Tensor, ...] | None = None, intonation: bool = False):
     """What the generator converts: ``x (B, 1, Q, N)`` itself, or with ``nets["moments"]`` its
     statistical conversion from ``y_src`` to ``y_tgt (B,)`` (or by an explicit ``shift``); with
     ``nets["pool"]`` plus the kNN correction towards ``y_tgt``'s frames (or an explicit ``pool``),
-    which needs ``voiced (B, N)``."""
+    which needs ``voiced (B, N)``. ``intonation``: return ``(input, intonation)``, the second the
+    target's z-scored log-F0 ``(B, N)`` from the same matches (:meth:`FramePool.correction`), None
+    without a kNN base whose pool kept its pitch."""
     if "moments" not in nets:
-        return x
+        return (x, None) if intonation else x
     base = _statistical(nets, x, y_src, y_tgt, shift)
-    if "pool" in nets:
-        if voiced is None:
-            raise ValueError("the kNN base needs the voiced mask of the frames")
-        if pool is None and y_tgt is None:
-            raise ValueError("the kNN base needs the target domains or a pool of target frames")
-        base = base + nets["pool"].correction(base, voiced, targets=y_tgt, pool=pool)
-    return base
+    if "pool" not in nets:
+        return (base, None) if intonation else base
+    if voiced is None:
+        raise ValueError("the kNN base needs the voiced mask of the frames")
+    if pool is None and y_tgt is None:
+        raise ValueError("the kNN base needs the target domains or a pool of target frames")
+    if not intonation:
+        return base + nets["pool"].correction(base, voiced, targets=y_tgt, pool=pool)
+    r, z = nets["pool"].correction(base, voiced, targets=y_tgt, pool=pool, intonation=True)
+    return base + r, z
 
 
 def _statistical(nets, x: torch.Tensor, y_src: torch.Tensor | None, y_tgt: torch.Tensor | None,
@@ -299,14 +304,16 @@ class StarGANv2Family(ModelFamily):
 
     @torch.no_grad()
     def convert(self, nets, x, f0n, source, target, style, shift: Shift | None = None,
-                strength: float = 1.0, pool: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+                strength: float = 1.0, pool: tuple[torch.Tensor, ...] | None = None, intonation: bool = False):
         """``x (B, 1, Q, N)``, ``f0n (B, N)``, ``style (1 or B, style_dim)`` -> ``(B, 1, Q, N)``.
 
         The style carries the target. On the statistical base the domains ``source``/``target``
         (indices) give the shift, or ``shift`` does (a source of unknown domain: its own moments); the
         kNN base matches against ``target``'s frames, or ``pool`` (a reference clip's own frames).
         ``strength`` scales what the generator changes: 1 is its output, 0 its input (the statistical
-        conversion on that base, else the source itself), values between interpolate."""
+        conversion on that base, else the source itself), values between interpolate. ``intonation``:
+        return ``(output, intonation)`` (:func:`generator_input`; ``pool`` then may carry the clip's
+        ``lf0z`` as a third element), for the converter's ``model.knn_intonation``."""
         b = x.shape[0]
         if "moments" in nets and shift is None:
             if source is None or source < 0:
@@ -314,27 +321,12 @@ class StarGANv2Family(ModelFamily):
             dev = nets["moments"].mean.device
             shift = nets["moments"].shift(_domain(source, b, dev), _domain(target, b, dev))
         y_tgt = _domain(target, b, x.device) if target is not None and target >= 0 else None
-        x_in = generator_input(nets, x, None, y_tgt, shift, voiced=f0n != 0, pool=pool)
+        x_in = generator_input(nets, x, None, y_tgt, shift, voiced=f0n != 0, pool=pool, intonation=intonation)
+        if intonation:
+            x_in, z = x_in
         y = nets["generator"](x_in, style.to(x.device).expand(b, -1), f0n)
-        return y if strength == 1.0 else x_in + strength * (y - x_in)
-
-    @torch.no_grad()
-    def intonation(self, nets, x, f0n, source, target, shift: Shift | None = None,
-                   pool: tuple[torch.Tensor, ...] | None = None) -> torch.Tensor | None:
-        """On the kNN base, the target's intonation along ``x (B, 1, Q, N)``: the z-scored log-F0 of each
-        frame's nearest target frames (matched on the base, as :meth:`convert` does; ``pool``: a
-        reference clip's ``(frames, voiced, lf0z)``), smoothed, ``(B, N)``, 0 on unvoiced frames. None
-        without a kNN base, or when the pool kept no pitch (an older checkpoint, or a 2-tuple ``pool``)."""
-        if "pool" not in nets:
-            return None
-        if (pool is None and not nets["pool"].has_intonation) or (pool is not None and len(pool) < 3):
-            return None
-        b = x.shape[0]
-        if shift is None:
-            dev = nets["moments"].mean.device
-            shift = nets["moments"].shift(_domain(source, b, dev), _domain(target, b, dev))
-        base = _statistical(nets, x, None, None, shift)
-        return nets["pool"].intonation(base, f0n != 0, target=target, pool=pool)
+        y = y if strength == 1.0 else x_in + strength * (y - x_in)
+        return (y, z) if intonation else y
 
     @torch.no_grad()
     def judge_domain(self, nets, ref) -> torch.Tensor:
