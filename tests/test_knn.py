@@ -47,6 +47,32 @@ def test_voiced_frames_only_match_voiced_pool_frames():
     assert knn.nearest(pool[:40], q_voiced, pool, everything, k=3, context=1).shape == (40, 3)
 
 
+def test_distance_weighs_each_dimension_by_its_spread_in_the_target_pool():
+    """A pool whose row 1 varies widely and row 2 hardly at all (row 0, WORLD's level, is ignored):
+    a frame 3 units off in row 1 (a third of its spread) is nearer than one 0.5 off in row 2 (five
+    times its spread), though the raw distance says the opposite."""
+    g = torch.Generator().manual_seed(0)
+    signs = torch.tensor([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]]).repeat(100, 1)
+    pool = torch.zeros(400, 3)
+    pool[:, 1:] = signs * torch.tensor([10.0, 0.1])   # every frame one spread away in both rows
+    voiced = torch.ones(400, dtype=torch.bool)
+    scale = knn.match_scale(knn.match_features(pool, "world"), voiced)
+    assert scale.tolist() == pytest.approx([1 / 10.0, 1 / 0.1], rel=0.05)
+    pool[0] = torch.tensor([0.0, 3.0, 0.0])
+    pool[1] = torch.tensor([0.0, 0.0, 0.5])
+    query = torch.zeros(1, 1, 3, 1)
+    raw = knn.nearest(knn.match_features(query[0, 0].T, "world"), voiced[:1],
+                      knn.match_features(pool, "world"), voiced, k=1, context=0)
+    assert raw[0, 0] != 0
+    idx = knn._matches(query[:, 0].transpose(1, 2), voiced[None, :1], pool, voiced, "world", k=1, context=0)
+    assert idx[0][0, 0] == 0
+    # only the pool's voiced frames set the spread
+    unvoiced_wide = torch.cat([pool, torch.randn(400, 3, generator=g) * 100.0])
+    v = torch.cat([voiced, torch.zeros(400, dtype=torch.bool)])
+    assert torch.allclose(knn.match_scale(knn.match_features(unvoiced_wide, "world"), v),
+                          knn.match_scale(knn.match_features(pool, "world"), voiced))
+
+
 def test_matching_in_blocks_equals_matching_at_once(monkeypatch):
     pool, query = _frames(400, seed=1), _frames(130, seed=2)
     pv, qv = torch.rand(400) > 0.3, torch.rand(130) > 0.3

@@ -13,9 +13,10 @@ Here the nearest frames only give a *correction* to the statistical base ``b``::
 
 so the output keeps the source's own frame-to-frame motion and takes the target's spectral shape at
 the time scale of phones. Matching uses ``knn_context`` frames either side (the distance of a frame is
-summed over its neighbourhood, so a frame is matched within its phone, not alone), and voiced frames
-only match voiced pool frames (unvoiced only unvoiced): a voiced frame on a fricative's envelope
-buzzes.
+summed over its neighbourhood, so a frame is matched within its phone, not alone), voiced frames
+only match voiced pool frames (unvoiced only unvoiced: a voiced frame on a fricative's envelope
+buzzes), and each dimension counts by its spread over the target pool's voiced frames
+(:func:`match_scale`), not over the whole corpus (docs/quality.md, item 13).
 
 The pool of each training domain is up to ``knn_pool_frames`` normalised frames of its training
 utterances, kept in the checkpoint (:class:`FramePool`), so conversion needs nothing else; a
@@ -62,6 +63,16 @@ def keep_energy(r: torch.Tensor, kind: str) -> torch.Tensor:
     if kind == "world":
         return torch.cat([torch.zeros_like(r[..., :1]), r[..., 1:]], dim=-1)
     return r - r.mean(dim=-1, keepdim=True)
+
+
+def match_scale(p_match: torch.Tensor, p_voiced: torch.Tensor) -> torch.Tensor:
+    """Per-dimension weights ``(D,)`` of the matching distance: the inverse standard deviation of the
+    pool's voiced frames (all its frames when fewer than two are voiced), so each dimension counts by
+    how much it varies *within the target's speech*, not across the whole corpus."""
+    ref = p_match[p_voiced] if int(p_voiced.sum()) >= 2 else p_match
+    if ref.shape[0] < 2:
+        return torch.ones(p_match.shape[-1], dtype=p_match.dtype, device=p_match.device)
+    return 1.0 / ref.std(dim=0).clamp_min(1e-3)
 
 
 def _pad_frames(x: torch.Tensor, c: int) -> torch.Tensor:
@@ -143,8 +154,10 @@ def _matches(frames: torch.Tensor, voiced: torch.Tensor, pool: torch.Tensor, poo
     frames of ``pool (M, Q)`` (``pool_voiced (M,)``); ``excluded``: per row, pool frames it may not use."""
     p_voiced = pool_voiced.to(frames.device).bool()
     p_match = match_features(pool, kind)
+    scale = match_scale(p_match, p_voiced)
     excluded = excluded or [None] * len(frames)
-    return [nearest(match_features(f, kind), v.to(frames.device).bool(), p_match, p_voiced, k, context, ex)
+    return [nearest(match_features(f, kind) * scale, v.to(frames.device).bool(), p_match * scale, p_voiced, k,
+                    context, ex)
             for f, v, ex in zip(frames, voiced, excluded)]
 
 
