@@ -64,7 +64,7 @@ def test_distance_weighs_each_dimension_by_its_spread_in_the_target_pool():
     raw = knn.nearest(knn.match_features(query[0, 0].T, "world"), voiced[:1],
                       knn.match_features(pool, "world"), voiced, k=1, context=0)
     assert raw[0, 0] != 0
-    idx = knn._matches(query[:, 0].transpose(1, 2), voiced[None, :1], pool, voiced, "world", k=1, context=0)
+    idx = knn.matches(query[:, 0].transpose(1, 2), voiced[None, :1], pool, voiced, "world", k=1, context=0)
     assert idx[0][0, 0] == 0
     # only the pool's voiced frames set the spread
     unvoiced_wide = torch.cat([pool, torch.randn(400, 3, generator=g) * 100.0])
@@ -246,18 +246,19 @@ def test_intonation_is_the_matched_frames_pitch_over_voiced_frames_only():
     voiced = torch.ones(120, dtype=torch.bool)
     voiced[40:60] = False
     lf0z = torch.linspace(-1.5, 1.5, 120) * voiced
-    base = frames.T[None, None]
-    z = knn.knn_intonation(base, voiced[None], frames, voiced, lf0z, "world", k=1, context=2, smooth=0.0)
+    idx = knn.matches(frames[None], voiced[None], frames, voiced, "world", k=1, context=2)
+    z = knn.matched_intonation(idx, voiced[None], voiced, lf0z, smooth=0.0)
     assert torch.allclose(z[0], lf0z, atol=1e-6)
-    smooth = knn.knn_intonation(base, voiced[None], frames, voiced, lf0z, "world", k=1, context=2, smooth=4.0)
+    smooth = knn.matched_intonation(idx, voiced[None], voiced, lf0z, smooth=4.0)
     assert torch.all(smooth[0, 40:60] == 0)
     # next to the pause the unvoiced frames do not pull the average towards 0: it stays near the
     # voiced neighbours' values (a plain Gaussian would halve it)
     assert abs(float(smooth[0, 39]) - float(lf0z[30:40].mean())) < 0.1
     assert abs(float(smooth[0, 60]) - float(lf0z[60:70].mean())) < 0.1
     # a pool whose matched frames are all unvoiced gives no pitch, not NaN
-    none = knn.knn_intonation(base, voiced[None], frames, torch.zeros(120, dtype=torch.bool), lf0z, "world",
-                              k=2, context=0, smooth=2.0)
+    unvoiced_pool = torch.zeros(120, dtype=torch.bool)
+    idx = knn.matches(frames[None], voiced[None], frames, unvoiced_pool, "world", k=2, context=0)
+    none = knn.matched_intonation(idx, voiced[None], unvoiced_pool, lf0z, smooth=2.0)
     assert torch.isfinite(none).all() and torch.all(none == 0)
 
 
@@ -285,7 +286,8 @@ def test_frame_pool_keeps_its_frames_pitch_and_loads_older_checkpoints(world_dum
     assert z.shape == (1, 50) and torch.equal(r, pool.correction(base, voiced50, targets=torch.tensor([0])))
     # one search gives both: the intonation equals the stand-alone matching's
     lo, hi = int(pool.offsets[0]), int(pool.offsets[1])
-    alone = knn.knn_intonation(base, voiced50, *pool.domain(0), pool.lf0z[lo:hi], "world", pool.k, pool.context)
+    idx = knn.matches(base[:, 0].transpose(1, 2), voiced50, *pool.domain(0), "world", pool.k, pool.context)
+    alone = knn.matched_intonation(idx, voiced50, pool.domain(0)[1], pool.lf0z[lo:hi])
     assert torch.allclose(z, alone)
     # a pool without its frames' pitch gives none
     assert old.correction(base, voiced50, targets=torch.tensor([0]), intonation=True)[1] is None

@@ -24,8 +24,9 @@ reference clip's own frames are its pool for conversion to an unseen voice. The 
 gradient: it is a fixed function of the frames, like the statistical base under it.
 
 The same matches also give an *intonation* (``model.knn_intonation``, used by the converter): each
-pool frame keeps its log-F0, z-scored by its speaker's statistics, and :meth:`FramePool.intonation`
-returns, per frame, the mean of its matched frames' values, smoothed along the voiced frames. The
+pool frame keeps its log-F0, z-scored by its speaker's statistics, and :meth:`FramePool.correction`
+(``intonation=True``) also returns, per frame, the mean of its matched frames' values, smoothed along
+the voiced frames (:func:`matched_intonation`). The
 converter mixes it into the source's z-scored log-F0 before the log-Gaussian transform, so the output
 takes some of the target's own pitch movement on each sound, not only its register and range
 (docs/quality.md, item 11).
@@ -148,10 +149,11 @@ def gaussian_smooth(r: torch.Tensor, sigma: float) -> torch.Tensor:
     return F.conv1d(x, kernel.view(1, 1, -1)).reshape(b, q, n).permute(0, 2, 1)
 
 
-def _matches(frames: torch.Tensor, voiced: torch.Tensor, pool: torch.Tensor, pool_voiced: torch.Tensor,
-             kind: str, k: int, context: int, excluded: list[torch.Tensor | None] | None = None) -> list[torch.Tensor]:
+def matches(frames: torch.Tensor, voiced: torch.Tensor, pool: torch.Tensor, pool_voiced: torch.Tensor,
+            kind: str, k: int, context: int, excluded: list[torch.Tensor | None] | None = None) -> list[torch.Tensor]:
     """Per row of ``frames (B, N, Q)`` (``voiced (B, N)`` bool), the indices ``(N, k)`` of its nearest
-    frames of ``pool (M, Q)`` (``pool_voiced (M,)``); ``excluded``: per row, pool frames it may not use."""
+    frames of ``pool (M, Q)`` (``pool_voiced (M,)``), on the matching features weighed by
+    :func:`match_scale`; ``excluded``: per row, pool frames it may not use."""
     p_voiced = pool_voiced.to(frames.device).bool()
     p_match = match_features(pool, kind)
     scale = match_scale(p_match, p_voiced)
@@ -171,7 +173,7 @@ def knn_correction(base: torch.Tensor, voiced: torch.Tensor, pool: torch.Tensor,
     same matches (:func:`matched_intonation`)."""
     frames = base.detach()[:, 0].transpose(1, 2).float()                        # (B, N, Q)
     pool = pool.to(device=frames.device, dtype=torch.float32)
-    idx = _matches(frames, voiced, pool, pool_voiced, kind, k, context, excluded)
+    idx = matches(frames, voiced, pool, pool_voiced, kind, k, context, excluded)
     near = torch.stack([pool[i].mean(1) for i in idx])                  # (B, N, Q)
     r = gaussian_smooth(keep_energy(near - frames, kind), smooth)
     correction = r.transpose(1, 2)[:, None].to(base.dtype)
@@ -198,17 +200,6 @@ def matched_intonation(idx: list[torch.Tensor], voiced: torch.Tensor, pool_voice
     num = gaussian_smooth((z * v)[..., None], smooth)[..., 0]
     den = gaussian_smooth(v[..., None], smooth)[..., 0]
     return torch.where(v > 0, num / den.clamp_min(1e-6), torch.zeros_like(z))
-
-
-def knn_intonation(base: torch.Tensor, voiced: torch.Tensor, pool: torch.Tensor, pool_voiced: torch.Tensor,
-                   pool_lf0z: torch.Tensor, kind: str, k: int, context: int,
-                   smooth: float = INTONATION_SMOOTH) -> torch.Tensor:
-    """:func:`matched_intonation` of ``base (B, 1, Q, N)`` (``voiced (B, N)`` bool) matched against one
-    pool, on its own (conversion gets it with the correction, from one search: :func:`knn_correction`)."""
-    frames = base.detach()[:, 0].transpose(1, 2).float()
-    pool = pool.to(device=frames.device, dtype=torch.float32)
-    idx = _matches(frames, voiced, pool, pool_voiced, kind, k, context)
-    return matched_intonation(idx, voiced, pool_voiced, pool_lf0z, smooth)
 
 
 class FramePool(nn.Module):
@@ -323,13 +314,12 @@ class FramePool(nn.Module):
         targets = targets.to(base.device).long()
         for t in torch.unique(targets).tolist():
             rows = targets == t
+            lo, hi = self._span(t)
             excluded = None
             if leave_out is not None:
-                lo, hi = self._span(t)
                 utts = self.utts[lo:hi]
                 excluded = [utts == int(u) if int(u) >= 0 else None for u in leave_out[rows].tolist()]
             if pitch:
-                lo, hi = self._span(t)
                 out[rows], z[rows] = knn_correction(base[rows], voiced[rows], *self.domain(t), *settings,
                                                     excluded=excluded, pool_lf0z=self.lf0z[lo:hi])
             else:
