@@ -26,10 +26,9 @@ gradient: it is a fixed function of the frames, like the statistical base under 
 The same matches also give an *intonation* (``model.knn_intonation``, used by the converter): each
 pool frame keeps its log-F0, z-scored by its speaker's statistics, and :meth:`FramePool.correction`
 (``intonation=True``) also returns, per frame, the mean of its matched frames' values, smoothed along
-the voiced frames (:func:`matched_intonation`). The
-converter mixes it into the source's z-scored log-F0 before the log-Gaussian transform, so the output
-takes some of the target's own pitch movement on each sound, not only its register and range
-(docs/quality.md, item 11).
+the voiced frames (:func:`matched_intonation`). The converter mixes it into the source's z-scored
+log-F0 before the log-Gaussian transform, so the output takes some of the target's own pitch movement
+on each sound, not only its register and range (docs/quality.md, item 11).
 """
 
 from __future__ import annotations
