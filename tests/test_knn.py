@@ -112,6 +112,38 @@ def test_correction_is_smoothed_along_time():
     assert torch.allclose(smooth.mean(1), rough.mean(1), atol=0.05)  # smoothing keeps the average
 
 
+def test_each_pass_matches_again_from_the_corrected_base():
+    q, n = 6, 50
+    pool = _frames(300, q)
+    base = (pool[100 : 100 + n] + 1.0 + torch.randn(n, q) * 0.3).T[None, None]
+    ones = torch.ones(300, dtype=torch.bool)
+    lf0z = torch.linspace(-1, 1, 300)
+    args = (ones[None, :n], pool, ones, "world")
+    kw = dict(k=2, context=2, smooth=2.0)
+    first = knn.knn_correction(base, *args, **kw)
+    second, z = knn.knn_correction(base + first, *args, **kw, pool_lf0z=lf0z)
+    both, z_both = knn.knn_correction(base, *args, **kw, iters=2, pool_lf0z=lf0z)
+    assert torch.allclose(both, first + second, atol=1e-5)
+    assert torch.allclose(z_both, z)  # the intonation comes from the last pass's matches
+
+
+def test_more_passes_leave_a_smaller_gap_to_the_matched_frames():
+    """Smoothing leaves part of each frame's residual to its matches; every further pass closes more."""
+    q, n = 6, 80
+    pool = _frames(400, q, seed=1)
+    base = (_frames(n, q, seed=5) * 2).T[None, None]  # another voice's trajectory: its matches disagree
+    ones = torch.ones(400, dtype=torch.bool)
+    kw = dict(kind="world", k=4, context=4, smooth=3.0)
+
+    def gap(iters: int) -> float:
+        out = base + knn.knn_correction(base, ones[None, :n], pool, ones, iters=iters, **kw)
+        rest = knn.knn_correction(out, ones[None, :n], pool, ones, **(kw | {"smooth": 0.0}))
+        return float(rest[0, 0, 1:].norm(dim=0).mean())
+
+    gaps = [gap(i) for i in (1, 2, 3)]
+    assert gaps[1] < 0.8 * gaps[0] and gaps[2] < gaps[1]
+
+
 def test_gaussian_smooth_keeps_a_constant():
     x = torch.full((2, 30, 3), 1.5)
     assert torch.allclose(knn.gaussian_smooth(x, 2.0), x)
@@ -148,11 +180,12 @@ def test_knn_base_trains_and_converts(world_dump, tmp_path):
     from vc.train import train
 
     exp = tiny_experiment(world_dump, tmp_path / "exp", model=dict(generator_base="knn", f0_net_steps=0,
-                                                                    knn_pool_frames=300),
+                                                                    knn_pool_frames=300, knn_iters=2),
                           train=dict(max_steps=4, eval_every=0, save_every=0))
     ckpt = train(exp, device="cpu")
     conv = vc.load(ckpt, device="cpu", strength=0.0)
     assert conv.nets["pool"].frames.shape == (3 * 300, world_dump.features.dim)
+    assert conv.nets["pool"].iters == 2  # the matching passes travel with the checkpoint's config
     from vc.data.dump import Dump
 
     dump = Dump(world_dump.data.dump_dir, world_dump.features)
@@ -337,3 +370,5 @@ def test_knn_intonation_must_be_a_share():
 
     with pytest.raises(ValueError, match="knn_intonation"):
         ModelConfig(knn_intonation=1.5)
+    with pytest.raises(ValueError, match="knn_iters"):
+        ModelConfig(knn_iters=0)

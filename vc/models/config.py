@@ -60,6 +60,10 @@ class ModelConfig:
     knn_smooth: float = 3.0
     """``generator_base: knn``: standard deviation, in frames, of the Gaussian that smooths the correction
     along time (0: none; unsmoothed per-frame matches sound rough)."""
+    knn_iters: int = 1
+    """``generator_base: knn``: matching passes. Each pass matches the base as corrected so far and adds
+    its smoothed residual, closing more of the gap to the target's frames that the smoothing of the
+    pass before left (docs/quality.md, item 15). Each pass costs one more search of the pool."""
     knn_pool_frames: int = 20000
     """``generator_base: knn``: training frames kept per domain (in the checkpoint) to match against."""
     knn_intonation: float = 0.0
@@ -94,7 +98,7 @@ class ModelConfig:
     def __post_init__(self) -> None:
         positive = ("dim_in", "max_conv_dim", "style_dim", "latent_dim", "mapping_hidden", "mapping_layers",
                     "style_dim_in", "disc_dim", "disc_max_dim", "f0_net_dim", "vc_bottleneck",
-                    "vc2_classifier_dim", "knn_k", "knn_pool_frames")
+                    "vc2_classifier_dim", "knn_k", "knn_iters", "knn_pool_frames")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"model.{name} must be positive, got {getattr(self, name)}")

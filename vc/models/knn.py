@@ -12,8 +12,12 @@ Here the nearest frames only give a *correction* to the statistical base ``b``::
     base' = b + smooth_t(r)                                        (Gaussian along time, σ = knn_smooth)
 
 so the output keeps the source's own frame-to-frame motion and takes the target's spectral shape at
-the time scale of phones. Matching uses ``knn_context`` frames either side (the distance of a frame is
-summed over its neighbourhood, so a frame is matched within its phone, not alone), voiced frames
+the time scale of phones. The smoothing leaves part of each frame's residual undone (it averages the
+residuals of neighbouring frames whose matches disagree); with ``knn_iters`` above 1 the step repeats
+from ``base'``, and each further pass, matching frames already nearer the target's, closes more of
+what is left while the output stays smooth (docs/quality.md, item 15). Matching uses
+``knn_context`` frames either side (the distance of a frame is summed over its neighbourhood, so a
+frame is matched within its phone, not alone), voiced frames
 only match voiced pool frames (unvoiced only unvoiced: a voiced frame on a fricative's envelope
 buzzes), and each dimension counts by its spread over the target pool's voiced frames
 (:func:`match_scale`), not over the whole corpus (docs/quality.md, item 13).
@@ -164,18 +168,24 @@ def matches(frames: torch.Tensor, voiced: torch.Tensor, pool: torch.Tensor, pool
 
 def knn_correction(base: torch.Tensor, voiced: torch.Tensor, pool: torch.Tensor, pool_voiced: torch.Tensor,
                    kind: str, k: int, context: int, smooth: float,
-                   excluded: list[torch.Tensor | None] | None = None, pool_lf0z: torch.Tensor | None = None):
+                   excluded: list[torch.Tensor | None] | None = None, pool_lf0z: torch.Tensor | None = None,
+                   iters: int = 1):
     """The correction ``(B, 1, Q, N)`` that moves ``base (B, 1, Q, N)`` towards its nearest frames of
     one pool (``pool (M, Q)``, ``pool_voiced (M,)`` bool); ``voiced (B, N)`` bool (module docstring);
     ``excluded``: per row, pool frames it may not use (``(M,)`` bool or None). With ``pool_lf0z (M,)``
     (the pool frames' z-scored log-F0) it returns ``(correction, intonation)``, the second from the
-    same matches (:func:`matched_intonation`)."""
-    frames = base.detach()[:, 0].transpose(1, 2).float()                        # (B, N, Q)
-    pool = pool.to(device=frames.device, dtype=torch.float32)
-    idx = matches(frames, voiced, pool, pool_voiced, kind, k, context, excluded)
-    near = torch.stack([pool[i].mean(1) for i in idx])                  # (B, N, Q)
-    r = gaussian_smooth(keep_energy(near - frames, kind), smooth)
-    correction = r.transpose(1, 2)[:, None].to(base.dtype)
+    last pass's matches (:func:`matched_intonation`).
+
+    ``iters`` passes: each matches the base as corrected so far and adds its smoothed residual, so
+    each closes more of the gap that the previous pass's smoothing left (module docstring)."""
+    start = base.detach()[:, 0].transpose(1, 2).float()                 # (B, N, Q)
+    pool = pool.to(device=start.device, dtype=torch.float32)
+    frames = start
+    for _ in range(iters):
+        idx = matches(frames, voiced, pool, pool_voiced, kind, k, context, excluded)
+        near = torch.stack([pool[i].mean(1) for i in idx])              # (B, N, Q)
+        frames = frames + gaussian_smooth(keep_energy(near - frames, kind), smooth)
+    correction = (frames - start).transpose(1, 2)[:, None].to(base.dtype)
     if pool_lf0z is None:
         return correction
     return correction, matched_intonation(idx, voiced, pool_voiced, pool_lf0z)
@@ -213,9 +223,10 @@ class FramePool(nn.Module):
     """
 
     def __init__(self, num_domains: int, dim_q: int, kind: str, k: int = 4, context: int = 8,
-                 smooth: float = 3.0, max_frames: int = 20000):
+                 smooth: float = 3.0, max_frames: int = 20000, iters: int = 1):
         super().__init__()
         self.kind, self.k, self.context, self.smooth, self.max_frames = kind, k, context, smooth, max_frames
+        self.iters = iters
         self.register_buffer("frames", torch.zeros(0, dim_q, dtype=torch.float16))
         self.register_buffer("voiced", torch.zeros(0, dtype=torch.bool))
         self.register_buffer("lf0z", torch.zeros(0, dtype=torch.float16))
@@ -299,11 +310,11 @@ class FramePool(nn.Module):
         second from the same matches; None when the pool kept no pitch (a checkpoint made before it
         did, or a pool without ``lf0z``)."""
         voiced = voiced.bool()
-        settings = (self.kind, self.k, self.context, self.smooth)
+        settings = dict(kind=self.kind, k=self.k, context=self.context, smooth=self.smooth, iters=self.iters)
         if pool is not None:
             if intonation and len(pool) > 2:
-                return knn_correction(base, voiced, pool[0], pool[1], *settings, pool_lf0z=pool[2])
-            out = knn_correction(base, voiced, pool[0], pool[1], *settings)
+                return knn_correction(base, voiced, pool[0], pool[1], **settings, pool_lf0z=pool[2])
+            out = knn_correction(base, voiced, pool[0], pool[1], **settings)
             return (out, None) if intonation else out
         if targets is None:
             raise ValueError("FramePool.correction: give the target domains or a pool")
@@ -319,8 +330,8 @@ class FramePool(nn.Module):
                 utts = self.utts[lo:hi]
                 excluded = [utts == int(u) if int(u) >= 0 else None for u in leave_out[rows].tolist()]
             if pitch:
-                out[rows], z[rows] = knn_correction(base[rows], voiced[rows], *self.domain(t), *settings,
+                out[rows], z[rows] = knn_correction(base[rows], voiced[rows], *self.domain(t), **settings,
                                                     excluded=excluded, pool_lf0z=self.lf0z[lo:hi])
             else:
-                out[rows] = knn_correction(base[rows], voiced[rows], *self.domain(t), *settings, excluded=excluded)
+                out[rows] = knn_correction(base[rows], voiced[rows], *self.domain(t), **settings, excluded=excluded)
         return (out, z) if intonation else out
