@@ -11,16 +11,15 @@ Here the nearest frames only give a *correction* to the statistical base ``b``::
     r_n   = mean of the k pool frames nearest to b_n  -  b_n      (per frame, energy row(s) excluded)
     base' = b + smooth_t(r)                                        (Gaussian along time, σ = knn_smooth)
 
-so the output keeps the source's own frame-to-frame motion and takes the target's spectral shape at
-the time scale of phones. The smoothing leaves part of each frame's residual undone (it averages the
+so the output keeps the source's own frame-to-frame motion and takes the target's spectral shape at the
+time scale of phones. The smoothing leaves part of each frame's residual undone (it averages the
 residuals of neighbouring frames whose matches disagree); with ``knn_iters`` above 1 the step repeats
-from ``base'``, and each further pass, matching frames already nearer the target's, closes more of
-what is left while the output stays smooth (docs/quality.md, item 15). Matching uses
-``knn_context`` frames either side (the distance of a frame is summed over its neighbourhood, so a
-frame is matched within its phone, not alone), voiced frames
-only match voiced pool frames (unvoiced only unvoiced: a voiced frame on a fricative's envelope
-buzzes), and each dimension counts by its spread over the target pool's voiced frames
-(:func:`match_scale`), not over the whole corpus (docs/quality.md, item 13).
+from ``base'``, and each further pass, matching frames already nearer the target's, closes more of what
+is left while the output stays smooth (docs/quality.md, item 15). Matching uses ``knn_context`` frames
+either side (the distance of a frame is summed over its neighbourhood, so a frame is matched within its
+phone, not alone), voiced frames only match voiced pool frames (unvoiced only unvoiced: a voiced frame
+on a fricative's envelope buzzes), and each dimension counts by its spread over the target pool's voiced
+frames (:func:`match_scale`), not over the whole corpus (docs/quality.md, item 13).
 
 The pool of each training domain is up to ``knn_pool_frames`` normalised frames of its training
 utterances, kept in the checkpoint (:class:`FramePool`), so conversion needs nothing else; a
@@ -307,7 +306,7 @@ class FramePool(nn.Module):
         target domain ``targets (B,)``, or towards one explicit ``pool`` ``(frames (M, Q), voiced (M,)
         [, lf0z (M,)])``. ``leave_out (B,)``: per row, a train-manifest utterance index whose frames it
         may not use (-1: none). ``intonation``: return ``(correction, intonation (B, N) or None)``, the
-        second from the same matches; None when the pool kept no pitch (a checkpoint made before it
+        second from the last pass's matches; None when the pool kept no pitch (a checkpoint made before it
         did, or a pool without ``lf0z``)."""
         voiced = voiced.bool()
         settings = dict(kind=self.kind, k=self.k, context=self.context, smooth=self.smooth, iters=self.iters)
