@@ -100,6 +100,30 @@ def test_correction_moves_the_shape_and_keeps_the_level(kind):
         assert torch.allclose(r, want, atol=1e-4)
 
 
+@pytest.mark.parametrize("kind", ["world", "mel"])
+def test_level_share_lowers_frames_louder_than_their_matches_and_raises_none(kind):
+    q, n = 8, 60
+    pool = _frames(200, q)
+    base = pool[20 : 20 + n].clone()
+    gain = torch.where(torch.arange(n) < n // 2, 0.4, -0.4)[:, None]  # first half louder, then quieter
+    if kind == "world":
+        base[:, :1] += gain  # c0
+    else:
+        base += gain  # every band of a log-mel frame
+    base[:, 1:] += 0.05  # and their shape moved a little
+    args = (base.T[None, None], torch.ones(1, n, dtype=torch.bool), pool, torch.ones(200, dtype=torch.bool), kind)
+    level = (lambda r: r[:, 0]) if kind == "world" else (lambda r: r.mean(1))
+    louder, quieter = slice(0, n // 2), slice(n // 2, n)
+    full = knn.knn_correction(*args, k=1, context=2, smooth=0.0, level=1.0)[0, 0].T
+    assert torch.allclose((base + full)[louder], pool[20 : 20 + n // 2], atol=1e-4)  # lowered to the match
+    assert torch.all(level(full)[quieter] >= -1e-5)  # never raised: a quiet frame keeps its level
+    assert torch.allclose(level(full)[quieter], torch.zeros(n // 2), atol=0.1)
+    none = knn.knn_correction(*args, k=1, context=2, smooth=0.0)[0, 0].T
+    assert torch.allclose(level(none), torch.zeros(n), atol=1e-5)  # level 0: the source's contour
+    half = knn.knn_correction(*args, k=1, context=2, smooth=0.0, level=0.5)[0, 0].T
+    assert torch.allclose(half, (none + full) / 2, atol=1e-5)
+
+
 def test_correction_is_smoothed_along_time():
     q, n = 6, 80
     pool = _frames(300, q)
@@ -181,12 +205,14 @@ def test_knn_base_trains_and_converts(world_dump, tmp_path):
     from vc.train import train
 
     exp = tiny_experiment(world_dump, tmp_path / "exp", model=dict(generator_base="knn", f0_net_steps=0,
-                                                                    knn_pool_frames=300, knn_iters=2),
+                                                                    knn_pool_frames=300, knn_iters=2,
+                                                                    knn_level=0.5),
                           train=dict(max_steps=4, eval_every=0, save_every=0))
     ckpt = train(exp, device="cpu")
     conv = vc.load(ckpt, device="cpu", strength=0.0)
     assert conv.nets["pool"].frames.shape == (3 * 300, world_dump.features.dim)
     assert conv.nets["pool"].iters == 2  # the matching passes travel with the checkpoint's config
+    assert conv.nets["pool"].level == 0.5
     from vc.data.dump import Dump
 
     dump = Dump(world_dump.data.dump_dir, world_dump.features)
@@ -206,7 +232,11 @@ def test_knn_base_trains_and_converts(world_dump, tmp_path):
     shifted = apply_shift(x, conv.nets["moments"].shift(src, tgt))
     assert torch.allclose(got, generator_input(conv.nets, x, src, tgt, voiced=f0n != 0))
     assert not torch.allclose(got, shifted)  # the correction is there...
-    assert torch.equal(got[0, 0, 0], shifted[0, 0, 0])  # ...and leaves c0, the level, alone
+    assert not torch.allclose(got[0, 0, 0], shifted[0, 0, 0])  # ...and with knn_level 0.5 lowers c0 in places,
+    assert torch.all(got[0, 0, 0] <= shifted[0, 0, 0] + 1e-5)  # raising it nowhere
+    conv.nets["pool"].level = 0.0
+    kept = generator_input(conv.nets, x, src, tgt, voiced=f0n != 0)
+    assert torch.equal(kept[0, 0, 0], shifted[0, 0, 0])  # at level 0 c0, the level, is the base's own
 
 
 def _pool_of(frames: torch.Tensor, utts: torch.Tensor, **kw) -> knn.FramePool:
@@ -366,10 +396,12 @@ def test_converter_mixes_the_target_intonation_into_the_f0(world_dump, tmp_path)
     assert out.shape == wav.shape and np.isfinite(out).all()
 
 
-def test_knn_intonation_must_be_a_share():
+def test_knn_shares_must_be_shares():
     from vc.models.config import ModelConfig
 
     with pytest.raises(ValueError, match="knn_intonation"):
         ModelConfig(knn_intonation=1.5)
+    with pytest.raises(ValueError, match="knn_level"):
+        ModelConfig(knn_level=-0.1)
     with pytest.raises(ValueError, match="knn_iters"):
         ModelConfig(knn_iters=0)

@@ -64,6 +64,12 @@ class ModelConfig:
     """``generator_base: knn``: matching passes. Each pass matches the base as corrected so far and adds
     its smoothed residual, closing more of the gap to the target's frames that the smoothing of the
     pass before left (docs/quality.md, item 15). Each pass costs one more search of the pool."""
+    knn_level: float = 0.0
+    """``generator_base: knn``: share (0-1) of the level part of the correction applied (WORLD's c0 row;
+    on mel each frame's mean). 0 keeps the source's level contour frame by frame; 1 gives each frame
+    the level of its matched target frames, smoothed like the rest of the correction. The level is
+    part of the voice: on word clips the source's level contour kept male-to-female conversions
+    sounding like another speaker (docs/quality.md, item 16)."""
     knn_pool_frames: int = 20000
     """``generator_base: knn``: training frames kept per domain (in the checkpoint) to match against."""
     knn_intonation: float = 0.0
@@ -104,8 +110,9 @@ class ModelConfig:
                 raise ValueError(f"model.{name} must be positive, got {getattr(self, name)}")
         if self.knn_smooth < 0:
             raise ValueError(f"model.knn_smooth must be >= 0, got {self.knn_smooth}")
-        if not 0.0 <= self.knn_intonation <= 1.0:
-            raise ValueError(f"model.knn_intonation must be between 0 and 1, got {self.knn_intonation}")
+        for name in ("knn_intonation", "knn_level"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"model.{name} must be between 0 and 1, got {getattr(self, name)}")
         for name in ("n_down", "n_bottleneck", "style_n_down", "disc_n_down", "f0_net_steps", "crop_frames",
                      "knn_context"):
             if getattr(self, name) < 0:

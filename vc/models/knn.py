@@ -12,10 +12,14 @@ Here the nearest frames only give a *correction* to the statistical base ``b``::
     base' = b + smooth_t(r)                                        (Gaussian along time, σ = knn_smooth)
 
 so the output keeps the source's own frame-to-frame motion and takes the target's spectral shape at the
-time scale of phones. The smoothing leaves part of each frame's residual undone (it averages the
-residuals of neighbouring frames whose matches disagree); with ``knn_iters`` above 1 the step repeats
-from ``base'``, and each further pass, matching frames already nearer the target's, closes more of what
-is left while the output stays smooth (docs/quality.md, item 15). Matching uses ``knn_context`` frames
+time scale of phones. The level row(s) are left out of ``r``, so the base keeps the source's level
+contour, unless ``knn_level`` is above 0: then that share of the level residual is kept where it lowers
+a frame (never where it would raise one; :func:`keep_energy`, docs/quality.md, item 16).
+
+The smoothing leaves part of each frame's residual undone (it averages the residuals of neighbouring
+frames whose matches disagree); with ``knn_iters`` above 1 the step repeats from ``base'``, and each
+further pass, matching frames already nearer the target's, closes more of what is left while the
+output stays smooth (docs/quality.md, item 15). Matching uses ``knn_context`` frames
 either side (the distance of a frame is summed over its neighbourhood, so a frame is matched within its
 phone, not alone), voiced frames only match voiced pool frames (unvoiced only unvoiced: a voiced frame
 on a fricative's envelope buzzes), and each dimension counts by its spread over the target pool's voiced
@@ -60,12 +64,16 @@ def match_features(x: torch.Tensor, kind: str) -> torch.Tensor:
     return x - x.mean(dim=-1, keepdim=True)
 
 
-def keep_energy(r: torch.Tensor, kind: str) -> torch.Tensor:
-    """A correction ``r (..., Q)`` with its level part removed, so the base keeps the source's
-    loudness contour: row 0 zeroed (WORLD) or each frame's mean removed (mel)."""
+def keep_energy(r: torch.Tensor, kind: str, level: float = 0.0) -> torch.Tensor:
+    """A correction ``r (..., Q)`` with its level part (row 0 on WORLD, each frame's mean on mel)
+    removed, so the base keeps the source's level contour; with ``level`` above 0
+    (``model.knn_level``) that share of it is kept where it *lowers* the frame, never where it
+    would raise one: a frame quieter than its matches stays as quiet as the source's (lifting it lifts
+    breath and noise with it: docs/quality.md, item 16)."""
     if kind == "world":
-        return torch.cat([torch.zeros_like(r[..., :1]), r[..., 1:]], dim=-1)
-    return r - r.mean(dim=-1, keepdim=True)
+        return torch.cat([r[..., :1].clamp(max=0.0) * level, r[..., 1:]], dim=-1)
+    m = r.mean(dim=-1, keepdim=True)
+    return r - m + level * m.clamp(max=0.0)
 
 
 def match_scale(p_match: torch.Tensor, p_voiced: torch.Tensor) -> torch.Tensor:
@@ -168,7 +176,7 @@ def matches(frames: torch.Tensor, voiced: torch.Tensor, pool: torch.Tensor, pool
 def knn_correction(base: torch.Tensor, voiced: torch.Tensor, pool: torch.Tensor, pool_voiced: torch.Tensor,
                    kind: str, k: int, context: int, smooth: float,
                    excluded: list[torch.Tensor | None] | None = None, pool_lf0z: torch.Tensor | None = None,
-                   iters: int = 1):
+                   iters: int = 1, level: float = 0.0):
     """The correction ``(B, 1, Q, N)`` that moves ``base (B, 1, Q, N)`` towards its nearest frames of
     one pool (``pool (M, Q)``, ``pool_voiced (M,)`` bool); ``voiced (B, N)`` bool (module docstring);
     ``excluded``: per row, pool frames it may not use (``(M,)`` bool or None). With ``pool_lf0z (M,)``
@@ -176,14 +184,15 @@ def knn_correction(base: torch.Tensor, voiced: torch.Tensor, pool: torch.Tensor,
     last pass's matches (:func:`matched_intonation`).
 
     ``iters`` passes: each matches the base as corrected so far and adds its smoothed residual, so
-    each closes more of the gap that the previous pass's smoothing left (module docstring)."""
+    each closes more of the gap that the previous pass's smoothing left (module docstring). ``level``:
+    the share of the level part of the correction applied (:func:`keep_energy`)."""
     start = base.detach()[:, 0].transpose(1, 2).float()                 # (B, N, Q)
     pool = pool.to(device=start.device, dtype=torch.float32)
     frames = start
     for _ in range(iters):
         idx = matches(frames, voiced, pool, pool_voiced, kind, k, context, excluded)
         near = torch.stack([pool[i].mean(1) for i in idx])              # (B, N, Q)
-        frames = frames + gaussian_smooth(keep_energy(near - frames, kind), smooth)
+        frames = frames + gaussian_smooth(keep_energy(near - frames, kind, level), smooth)
     correction = (frames - start).transpose(1, 2)[:, None].to(base.dtype)
     if pool_lf0z is None:
         return correction
@@ -222,10 +231,10 @@ class FramePool(nn.Module):
     """
 
     def __init__(self, num_domains: int, dim_q: int, kind: str, k: int = 4, context: int = 8,
-                 smooth: float = 3.0, max_frames: int = 20000, iters: int = 1):
+                 smooth: float = 3.0, max_frames: int = 20000, iters: int = 1, level: float = 0.0):
         super().__init__()
         self.kind, self.k, self.context, self.smooth, self.max_frames = kind, k, context, smooth, max_frames
-        self.iters = iters
+        self.iters, self.level = iters, level
         self.register_buffer("frames", torch.zeros(0, dim_q, dtype=torch.float16))
         self.register_buffer("voiced", torch.zeros(0, dtype=torch.bool))
         self.register_buffer("lf0z", torch.zeros(0, dtype=torch.float16))
@@ -309,7 +318,8 @@ class FramePool(nn.Module):
         second from the last pass's matches; None when the pool kept no pitch (a checkpoint made before it
         did, or a pool without ``lf0z``)."""
         voiced = voiced.bool()
-        settings = dict(kind=self.kind, k=self.k, context=self.context, smooth=self.smooth, iters=self.iters)
+        settings = dict(kind=self.kind, k=self.k, context=self.context, smooth=self.smooth, iters=self.iters,
+                        level=self.level)
         if pool is not None:
             if intonation and len(pool) > 2:
                 return knn_correction(base, voiced, pool[0], pool[1], **settings, pool_lf0z=pool[2])

@@ -196,7 +196,7 @@ def build_nets(cfg: ModelConfig, dim_q: int, num_domains: int, feature_kind: str
         nets["moments"] = DomainMoments(num_domains, dim_q)
     if cfg.generator_base == "knn":
         nets["pool"] = FramePool(num_domains, dim_q, feature_kind, cfg.knn_k, cfg.knn_context, cfg.knn_smooth,
-                                 cfg.knn_pool_frames, cfg.knn_iters)
+                                 cfg.knn_pool_frames, cfg.knn_iters, cfg.knn_level)
     return nets
 
 
