@@ -66,9 +66,10 @@ class ModelConfig:
     pass before left (docs/quality.md, item 15). Each pass costs one more search of the pool."""
     knn_level: float = 0.0
     """``generator_base: knn``: share (0-1) of the level part of the correction applied (WORLD's c0 row;
-    on mel each frame's mean). 0 keeps the source's level contour frame by frame; 1 gives each frame
-    the level of its matched target frames, smoothed like the rest of the correction. The level is
-    part of the voice: on word clips the source's level contour kept male-to-female conversions
+    on mel each frame's mean), only where it lowers a frame. 0 keeps the source's level contour frame
+    by frame; 1 lowers each frame louder than its matched target frames to their level (smoothed like
+    the rest of the correction) and leaves quieter frames as they are: raising them cost naturalness.
+    The level contour is part of the voice: on word clips the source's kept male-to-female conversions
     sounding like another speaker (docs/quality.md, item 16)."""
     knn_pool_frames: int = 20000
     """``generator_base: knn``: training frames kept per domain (in the checkpoint) to match against."""
