@@ -8,7 +8,7 @@ rough: neighbouring output frames come from unrelated places, and the envelope j
 (measured on real speech, docs/quality.md: DNSMOS 2.2 against 3.1 for the statistical conversion).
 Here the nearest frames only give a *correction* to the statistical base ``b``::
 
-    r_n   = mean of the k pool frames nearest to b_n  -  b_n      (per frame, energy row(s) excluded)
+    r_n   = mean of the k pool frames nearest to b_n  -  b_n      (per frame, level row(s): see below)
     base' = b + smooth_t(r)                                        (Gaussian along time, σ = knn_smooth)
 
 so the output keeps the source's own frame-to-frame motion and takes the target's spectral shape at the
@@ -19,10 +19,10 @@ a frame (never where it would raise one; :func:`keep_energy`, docs/quality.md, i
 The smoothing leaves part of each frame's residual undone (it averages the residuals of neighbouring
 frames whose matches disagree); with ``knn_iters`` above 1 the step repeats from ``base'``, and each
 further pass, matching frames already nearer the target's, closes more of what is left while the
-output stays smooth (docs/quality.md, item 15). Matching uses ``knn_context`` frames
-either side (the distance of a frame is summed over its neighbourhood, so a frame is matched within its
-phone, not alone), voiced frames only match voiced pool frames (unvoiced only unvoiced: a voiced frame
-on a fricative's envelope buzzes), and each dimension counts by its spread over the target pool's voiced
+output stays smooth (docs/quality.md, item 15). Matching uses ``knn_context`` frames either side (the
+distance of a frame is summed over its neighbourhood, so a frame is matched within its phone, not
+alone), voiced frames only match voiced pool frames (unvoiced only unvoiced: a voiced frame on a
+fricative's envelope buzzes), and each dimension counts by its spread over the target pool's voiced
 frames (:func:`match_scale`), not over the whole corpus (docs/quality.md, item 13).
 
 The pool of each training domain is up to ``knn_pool_frames`` normalised frames of its training
