@@ -223,8 +223,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{' '.join(args.overrides)}{knob})\n")
         print(text)
         print("\n" + res.verdict)
-        info.update(conversions=n, table=text, verdict=res.verdict,
-                    comparison=res.scores.get("comparison"), report=str(res.report_path))
+        print(res.pair_verdict)
+        info.update(conversions=n, table=text, verdict=res.verdict, pair_verdict=res.pair_verdict,
+                    comparison=res.scores.get("comparison"),
+                    comparison_by_pair=res.scores.get("comparison_by_pair"), report=str(res.report_path))
         (out / "quality.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
     return 0
 

@@ -13,7 +13,7 @@ from synth import DEFAULT_DOMAINS, speech_like
 from vc.eval import EvalConfig, evaluate_pairs
 from vc.eval import baselines as B
 from vc.eval import metrics as M
-from vc.eval.evaluate import baseline_verdict
+from vc.eval.evaluate import baseline_verdict, pair_verdict
 from vc.features import world
 from vc.features.config import FeatureConfig
 
@@ -130,6 +130,37 @@ def test_verdict_says_when_the_model_does_not_beat_the_baseline():
     assert baseline_verdict(_scores({"source": beat})).startswith("vs source baseline:")
 
 
+def test_pairs_are_compared_one_by_one_and_the_line_names_those_the_baseline_wins():
+    rng = np.random.default_rng(0)
+    rows, base = [], []
+    for src, tgt, gap in (("a", "b", -0.5), ("b", "a", 0.3), ("a", "c", -0.05)):
+        for i in range(8):
+            pid = f"{src}{i}_to_{tgt}"
+            value = 3.0 + rng.normal(0, 0.05)
+            rows.append({"pair": pid, "src_domain": src, "tgt_domain": tgt, "dnsmos": value + gap + rng.normal(0, 0.05),
+                         "spk_id_correct": 1.0})
+            base.append({"pair": pid, "dnsmos": value, "spk_id_correct": float(i % 2)})
+    by_pair = M.compare_by_pair(rows, base)
+    assert [(e["src"], e["tgt"]) for e in by_pair] == [("a", "b"), ("b", "a"), ("a", "c")]
+    ab, ba, ac = (e["scores"] for e in by_pair)
+    assert ab["dnsmos"]["n"] == 8 and ab["dnsmos"]["diff"] == pytest.approx(M.compare(rows[:8], base)["dnsmos"]["diff"])
+    assert M.behind(ab["dnsmos"]) and not M.behind(ba["dnsmos"]) and ba["dnsmos"]["better"] == "system"
+    # a difference of shares stays within ±100 points whatever the t interval says
+    lo, hi = ab["spk_id_correct"]["ci95"]
+    assert -1.0 <= lo <= hi <= 1.0 and ab["spk_id_correct"]["diff"] == pytest.approx(0.5)
+    scores = {"comparison_by_pair": {"source": [], "statistical": by_pair}}
+    line = pair_verdict(scores)
+    assert line.startswith("per domain pair vs statistical baseline (3 pairs): baseline ahead with 95% confidence on "
+                           "DNSMOS P.835 overall: a→b -0.")
+    assert "b→a" not in line and "speaker-ID" not in line
+    if M.behind(ac["dnsmos"]):  # a small gap may or may not be flagged; it must be named when it is
+        assert "a→c" in line
+    won = [{**e, "scores": {"dnsmos": {**e["scores"]["dnsmos"], "better": "system"}}} for e in by_pair]
+    assert pair_verdict({"comparison_by_pair": {"statistical": won}}).endswith(
+        "no pair where the baseline is ahead with 95% confidence")
+    assert pair_verdict({"comparison_by_pair": {}}) == "" and pair_verdict({}) == ""
+
+
 @pytest.fixture(scope="module")
 def pairs_with_dump(prepared_dump, tmp_path_factory):
     """A pairs file whose "conversions" are copies of their sources, with the prepared dump."""
@@ -178,8 +209,16 @@ def test_every_report_scores_the_baselines_on_the_same_utterances(pairs_with_dum
     assert resynth["lf0_rmse"]["mean"] < 0.1
     # statistics came from the dump's training split, through its stats when they hold the moments
     assert res.verdict.startswith("vs statistical baseline: ")
+    domains = {r["src_domain"] for r in scores["utterances"]}
+    for name in scores["baselines"]:
+        entries = scores["comparison_by_pair"][name]
+        assert len(entries) == len(domains) * (len(domains) - 1), name  # every ordered pair, once
+        assert sum(e["scores"]["f0_corr"]["n"] for e in entries) == n
+    assert all(e["scores"]["mcd"]["diff"] == 0.0 for e in scores["comparison_by_pair"]["source"])
+    assert res.pair_verdict.startswith(f"per domain pair vs statistical baseline ({len(entries)} pairs): ")
     html = res.report_path.read_text(encoding="utf-8")
     assert "Against simple baselines" in html and "baseline: statistical" in html and "vc − statistical" in html
+    assert "vc − statistical, per domain pair" in html
 
 
 def test_baselines_can_be_switched_off_and_need_a_dump_for_statistics(pairs_with_dump, tmp_path):

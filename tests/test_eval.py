@@ -300,11 +300,13 @@ def test_cli_checkpoint_end_to_end(trained_ckpt, tmp_path, capsys):
                      "--set", "eval.speaker_similarity=false"], tmp_path)
     assert proc.returncode == 0, proc.stderr
     out = exp / "eval" / "test"
-    headline, verdict = proc.stdout.strip().splitlines()[-2:]
+    headline, verdict, by_pair = proc.stdout.strip().splitlines()[-3:]
     assert headline.startswith("2 conversions | MCD n/a | log-F0 corr ") and "domain acc" in headline
     assert headline.endswith(f"report: {out / 'report.html'}")
     # the line after it weighs the model against the statistical baseline, scored on the same utterances
     assert verdict.startswith("vs statistical baseline: log-F0 correlation ") and " => vc " in verdict
+    # and the last line points to the domain pairs where that baseline is ahead (here 2 pairs, 1 clip each)
+    assert by_pair.startswith("per domain pair vs statistical baseline (2 pairs): ")
     scores = json.loads((out / "scores.json").read_text())
     rows = scores["utterances"]
     assert len(rows) == 2 and not scores["failed"] and scores["mode"] == "checkpoint"

@@ -65,7 +65,7 @@ def test_mini(recipes):
     assert len(wavs) == 15 and {w.parent.name for w in wavs} == {"adam", "bruce", "clara"}
     assert sf.info(wavs[0]).samplerate == 16000 and (wavs[0].with_suffix(".txt")).read_text().strip()
     check_outputs(mini / "exp" / "mini_debug", ["adam", "bruce", "clara"], per_domain=1)
-    assert "report:" in proc.stdout and "headline:" in proc.stdout
+    assert "report:" in proc.stdout and "headline:" in proc.stdout and "by pair:" in proc.stdout
 
     # Afterwards vc-convert works without --ckpt (the newest checkpoint under ./exp/).
     out = mini / "converted.wav"

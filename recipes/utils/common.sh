@@ -208,6 +208,8 @@ summary() {
         local verdict
         verdict=$(sed -n 2p "$out_dir/eval/headline.txt")
         if [[ -n $verdict ]]; then echo "baselines:       $verdict"; fi
+        verdict=$(sed -n 3p "$out_dir/eval/headline.txt")
+        if [[ -n $verdict ]]; then echo "by pair:         $verdict"; fi
     fi
     # vc-eval --refs runs (conversion to unseen speakers), as a recipe's extra stage writes them.
     local unseen

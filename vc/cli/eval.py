@@ -11,8 +11,9 @@ target_ref (a parallel utterance of the target speaker, for MCD) and text (for t
 Domain accuracy needs the training corpus: in pairs mode give ``--ckpt`` or ``--config``.
 
 Writes <out>/scores.json and <out>/report.html (audio in <out>/wav/, pictures in <out>/plots/) and
-prints one line of headline scores, then one line comparing the model with the statistical baseline
-(the baselines, scored by the same code on the same utterances, are in scores.json and the report).
+prints one line of headline scores, one line comparing the model with the statistical baseline (the
+baselines, scored by the same code on the same utterances, are in scores.json and the report), and one
+line naming the domain pairs on which that baseline is ahead with 95% confidence.
 Exit status 1 when some conversions could not be scored.
 
 With ``--refs`` it evaluates conversion to the voices of unseen speakers instead (vc.eval.unseen):
@@ -113,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{result.headline} | report: {result.report_path}")
     if result.verdict:
         print(result.verdict)
+    if result.pair_verdict:
+        print(result.pair_verdict)
     return 1 if result.failed else 0
 
 

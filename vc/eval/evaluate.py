@@ -76,6 +76,8 @@ class EvalResult:
     headline: str = ""
     verdict: str = ""
     """One line: vc against the statistical baseline (empty when no baseline was scored)."""
+    pair_verdict: str = ""
+    """One line: the domain pairs where that baseline is ahead with 95% confidence (:func:`pair_verdict`)."""
 
 
 def _unique_ids(stems: list[str]) -> list[str]:
@@ -370,12 +372,10 @@ def baseline_verdict(scores: dict, baseline: str = "statistical") -> str:
     """One line: vc against ``baseline`` (else the first baseline scored) on the main scores, with the
     difference and its 95% interval, and which scores vc does not beat. A score counts as beaten
     only when vc is ahead and the interval of the paired difference excludes zero."""
-    comparison = scores.get("comparison") or {}
-    if baseline not in comparison:
-        baseline = next(iter(comparison), None)
-        if baseline is None:
-            return ""
-    comp = comparison[baseline]
+    baseline = metrics.verdict_baseline(scores, "comparison", baseline)
+    if baseline is None:
+        return ""
+    comp = scores["comparison"][baseline]
     specs = {s.key: s for s in metrics.SCORES}
     shown, worse = [], []
     for key in VERDICT_KEYS:
@@ -400,6 +400,31 @@ def baseline_verdict(scores: dict, baseline: str = "statistical") -> str:
     else:
         tail = f"vc beats the {baseline} baseline on every score shown"
     return f"vs {baseline} baseline: " + "; ".join(shown) + f" => {tail}"
+
+
+def pair_verdict(scores: dict, baseline: str = "statistical") -> str:
+    """One line: the ordered domain pairs on which ``baseline`` (else the first baseline scored) is ahead
+    of vc with a 95% interval that excludes a tie, per score (``scores["comparison_by_pair"]``); empty
+    when there is no per-pair comparison. Each pair's interval comes from its own few conversions, and
+    with many pairs and scores a few intervals miss by chance, so the line is a pointer for listening,
+    not a verdict of its own."""
+    baseline = metrics.verdict_baseline(scores, "comparison_by_pair", baseline)
+    if baseline is None:
+        return ""
+    entries = scores["comparison_by_pair"][baseline]
+    specs = {s.key: s for s in metrics.SCORES}
+    flagged = []
+    for key in VERDICT_KEYS:
+        spec = specs[key]
+        hits = [f"{e['src']}→{e['tgt']} {metrics.format_diff(spec, c['diff'])} "
+                f"({metrics.format_diff(spec, c['ci95'][0])}..{metrics.format_diff(spec, c['ci95'][1])})"
+                for e in entries if (c := e["scores"].get(key)) and metrics.behind(c)]
+        if hits:
+            flagged.append(f"{spec.label.split(':')[0]}: " + ", ".join(hits))
+    head = f"per domain pair vs {baseline} baseline ({len(entries)} pairs): "
+    if not flagged:
+        return head + "no pair where the baseline is ahead with 95% confidence"
+    return head + "baseline ahead with 95% confidence on " + "; ".join(flagged)
 
 
 # --- baselines -------------------------------------------------------------------------------------
@@ -712,6 +737,7 @@ def _evaluate(pairs: list[Pair], out_dir: Path, cfg: EvalConfig, sr: int, base_f
             for system, brows in base_rows.items()
         },
         "comparison": {system: metrics.compare(rows, brows) for system, brows in base_rows.items()},
+        "comparison_by_pair": {system: metrics.compare_by_pair(rows, brows) for system, brows in base_rows.items()},
     }
     scores = _json_ready(scores)
     scores_path = out_dir / "scores.json"
@@ -719,7 +745,8 @@ def _evaluate(pairs: list[Pair], out_dir: Path, cfg: EvalConfig, sr: int, base_f
     from vc.eval.report import write_report
 
     report_path = write_report(out_dir / "report.html", scores)
-    return EvalResult(out_dir, scores_path, report_path, scores, failed, headline(scores), baseline_verdict(scores))
+    return EvalResult(out_dir, scores_path, report_path, scores, failed, headline(scores), baseline_verdict(scores),
+                      pair_verdict(scores))
 
 
 # --- checkpoint mode --------------------------------------------------------------------------------

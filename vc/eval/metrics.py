@@ -304,9 +304,34 @@ def compare(rows: list[dict], base_rows: list[dict], specs: Sequence[ScoreSpec] 
         if not a:
             continue
         diff = mean_ci(x - y for x, y in zip(a, b))
+        if spec.proportion and diff["ci95"] is not None:  # a difference of shares lies within ±1
+            diff["ci95"] = [max(diff["ci95"][0], -1.0), min(diff["ci95"][1], 1.0)]
         d = diff["mean"]
         sign = 1.0 if spec.direction == "higher" else -1.0
         better = "tie" if d == 0 else ("system" if d * sign > 0 else "baseline")
         out[spec.key] = {"system": float(np.mean(a)), "baseline": float(np.mean(b)), "diff": d,
                          "ci95": diff["ci95"], "n": diff["n"], "better": better}
     return out
+
+
+def compare_by_pair(rows: list[dict], base_rows: list[dict], specs: Sequence[ScoreSpec] = SCORES) -> list[dict]:
+    """:func:`compare` within each ordered domain pair: ``[{"src", "tgt", "scores"}]``, one entry per
+    ``(src_domain, tgt_domain)`` of ``rows`` in their first-seen order; ``scores`` as :func:`compare`
+    returns it for that pair's conversions alone (a voice pair the model converts worse than the
+    baseline can hide in the overall mean)."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["src_domain"], r["tgt_domain"]), []).append(r)
+    return [{"src": s, "tgt": t, "scores": compare(group, base_rows, specs)} for (s, t), group in groups.items()]
+
+
+def behind(comparison: dict) -> bool:
+    """Whether one :func:`compare` entry has the baseline ahead with a 95% interval that excludes a tie."""
+    ci = comparison.get("ci95")
+    return comparison.get("better") == "baseline" and bool(ci) and not ci[0] <= 0.0 <= ci[1]
+
+
+def verdict_baseline(scores: dict, key: str = "comparison", baseline: str = "statistical") -> str | None:
+    """The baseline a verdict weighs: ``baseline`` when ``scores[key]`` has it, else the first there."""
+    comparison = scores.get(key) or {}
+    return baseline if baseline in comparison else next(iter(comparison), None)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vc.eval.metrics import SCORES, ScoreSpec, format_diff
+from vc.eval.metrics import SCORES, ScoreSpec, behind, format_diff, verdict_baseline
 from vc.io import atomic_path, write_text_atomic
 
 DIRECTION = {"lower": "lower is better", "higher": "higher is better", "none": "informative"}
@@ -35,6 +35,7 @@ thead th { background: #f2f2f2; }
 .text { font-style: italic; color: #444; }
 img.plot { max-width: 100%; border: 1px solid #ddd; margin-top: .5em; }
 .failed { color: #a00; }
+td.behind { background: #fbe3e3; }
 """
 
 
@@ -155,6 +156,41 @@ def _baseline_section(scores: dict, specs: list[ScoreSpec]) -> str:
                 text += f" [{format_diff(s, c['ci95'][0])}, {format_diff(s, c['ci95'][1])}]"
             cells.append(f"<b>{_esc(text)}</b>" if c["better"] == "system" else _esc(text))
         out.append(f"<tr><td>vc − {_esc(name)}</td>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    out.append("</tbody></table>")
+    out.append(_pair_comparison(scores, shown))
+    return "\n".join(out)
+
+
+def _diff_cell(spec: ScoreSpec, c: dict | None) -> str:
+    """One paired difference as a table cell: bold where vc is ahead on the mean, marked where the
+    baseline is ahead with 95% confidence."""
+    if not c:
+        return "<td>–</td>"
+    text = format_diff(spec, c["diff"])
+    if c.get("ci95"):
+        text += f" [{format_diff(spec, c['ci95'][0])}, {format_diff(spec, c['ci95'][1])}]"
+    text = _esc(text) + f" <span class=\"n\">(n={c['n']})</span>"
+    if c["better"] == "system":
+        return f"<td><b>{text}</b></td>"
+    return f"<td class=\"behind\">{text}</td>" if behind(c) else f"<td>{text}</td>"
+
+
+def _pair_comparison(scores: dict, shown: list[ScoreSpec]) -> str:
+    """vc minus the verdict's baseline within each ordered domain pair (``comparison_by_pair``)."""
+    name = verdict_baseline(scores, "comparison_by_pair")
+    entries = (scores.get("comparison_by_pair") or {}).get(name) or []
+    if len(entries) < 2:
+        return ""
+    out = [f"<h3>vc − {_esc(name)}, per domain pair</h3>",
+           "<p class=\"notes\">The same paired differences within each source → target pair, so a voice pair "
+           "the model converts worse than the baseline does not hide in the mean. Shaded: the baseline is "
+           "ahead with 95% confidence. Each interval rests on that pair's few conversions, and with many "
+           "cells a few miss by chance: a pointer for listening.</p>",
+           "<table class=\"summary\"><thead><tr><th>pair</th>"
+           + "".join(f"<th>{_esc(s.label)}</th>" for s in shown) + "</tr></thead><tbody>"]
+    for e in entries:
+        out.append(f"<tr><td>{_esc(e['src'])} → {_esc(e['tgt'])}</td>"
+                   + "".join(_diff_cell(s, e["scores"].get(s.key)) for s in shown) + "</tr>")
     out.append("</tbody></table>")
     return "\n".join(out)
 
