@@ -124,6 +124,32 @@ def test_level_share_lowers_frames_louder_than_their_matches_and_raises_none(kin
     assert torch.allclose(half, (none + full) / 2, atol=1e-5)
 
 
+@pytest.mark.parametrize("kind", ["world", "mel"])
+def test_level_is_lowered_once_after_the_passes_from_the_last_matches(kind):
+    """With several passes the level is not lowered again in each (which compounds under smoothing):
+    the passes move the shape only, then the last matches' level part lowers each frame once."""
+    q, n, sigma = 8, 60, 3.0
+    pool = _frames(200, q)
+    base = pool[20 : 20 + n].clone() + torch.randn(n, q, generator=torch.Generator().manual_seed(3)) * 0.2
+    gain = torch.where(torch.arange(n) < n // 2, 0.6, -0.6)[:, None]
+    base[:, :1] += gain if kind == "world" else 0.0
+    base += 0.0 if kind == "world" else gain
+    voiced, pool_voiced = torch.ones(1, n, dtype=torch.bool), torch.ones(200, dtype=torch.bool)
+    args = (base.T[None, None], voiced, pool, pool_voiced, kind)
+    opts = dict(k=2, context=2, smooth=sigma, iters=3)
+    shape = knn.knn_correction(*args, **opts)[0, 0].T  # level 0: the passes alone
+    before_last = base + knn.knn_correction(*args, **{**opts, "iters": 2})[0, 0].T
+    idx = knn.matches(before_last[None], voiced, pool, pool_voiced, kind, 2, 2)[0]
+    near = pool[idx].mean(1)
+    part = knn.level_part(near - (base + shape), kind).clamp(max=0.0)
+    want = shape + knn.gaussian_smooth(part[None], sigma)[0]
+    got = knn.knn_correction(*args, **opts, level=1.0)[0, 0].T
+    assert torch.allclose(got, want, atol=1e-4)
+    assert bool((part < -0.1).any())  # the louder half was lowered...
+    level = (lambda r: r[:, 0]) if kind == "world" else (lambda r: r.mean(1))
+    assert torch.allclose(level(shape), torch.zeros(n), atol=1e-5)  # ...by that step alone
+
+
 def test_correction_is_smoothed_along_time():
     q, n = 6, 80
     pool = _frames(300, q)

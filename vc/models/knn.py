@@ -13,8 +13,9 @@ Here the nearest frames only give a *correction* to the statistical base ``b``::
 
 so the output keeps the source's own frame-to-frame motion and takes the target's spectral shape at the
 time scale of phones. The level row(s) are left out of ``r``, so the base keeps the source's level
-contour, unless ``knn_level`` is above 0: then that share of the level residual is kept where it lowers
-a frame (never where it would raise one; :func:`keep_energy`, docs/quality.md, item 16).
+contour, unless ``knn_level`` is above 0: then, after the last pass, that share of the level residual
+is applied once where it lowers a frame (never where it would raise one; :func:`knn_correction`,
+docs/quality.md, items 16 and 17).
 
 The smoothing leaves part of each frame's residual undone (it averages the residuals of neighbouring
 frames whose matches disagree); with ``knn_iters`` above 1 the step repeats from ``base'``, and each
@@ -64,16 +65,18 @@ def match_features(x: torch.Tensor, kind: str) -> torch.Tensor:
     return x - x.mean(dim=-1, keepdim=True)
 
 
-def keep_energy(r: torch.Tensor, kind: str, level: float = 0.0) -> torch.Tensor:
-    """A correction ``r (..., Q)`` with its level part (row 0 on WORLD, each frame's mean on mel)
-    removed, so the base keeps the source's level contour; with ``level`` above 0
-    (``model.knn_level``) that share of it is kept where it *lowers* the frame, never where it
-    would raise one: a frame quieter than its matches stays as quiet as the source's (lifting it lifts
-    breath and noise with it: docs/quality.md, item 16)."""
+def level_part(r: torch.Tensor, kind: str) -> torch.Tensor:
+    """The level part of a correction ``r (..., Q)``, shaped like it: row 0 on WORLD (c0), zeros
+    elsewhere; on mel each frame's mean, in every row."""
     if kind == "world":
-        return torch.cat([r[..., :1].clamp(max=0.0) * level, r[..., 1:]], dim=-1)
-    m = r.mean(dim=-1, keepdim=True)
-    return r - m + level * m.clamp(max=0.0)
+        return torch.cat([r[..., :1], torch.zeros_like(r[..., 1:])], dim=-1)
+    return r.mean(dim=-1, keepdim=True).expand_as(r)
+
+
+def keep_energy(r: torch.Tensor, kind: str) -> torch.Tensor:
+    """A correction ``r (..., Q)`` with its level part (:func:`level_part`) removed, so the base keeps
+    the source's level contour."""
+    return r - level_part(r, kind)
 
 
 def match_scale(p_match: torch.Tensor, p_voiced: torch.Tensor) -> torch.Tensor:
@@ -184,15 +187,21 @@ def knn_correction(base: torch.Tensor, voiced: torch.Tensor, pool: torch.Tensor,
     last pass's matches (:func:`matched_intonation`).
 
     ``iters`` passes: each matches the base as corrected so far and adds its smoothed residual, so
-    each closes more of the gap that the previous pass's smoothing left (module docstring). ``level``:
-    the share of the level part of the correction applied (:func:`keep_energy`)."""
+    each closes more of the gap that the previous pass's smoothing left (module docstring); the passes
+    leave each frame's level alone (:func:`keep_energy`). ``level``: after them, that share of the
+    last matches' level part (:func:`level_part`) is applied once, only where it lowers a frame."""
     start = base.detach()[:, 0].transpose(1, 2).float()                 # (B, N, Q)
     pool = pool.to(device=start.device, dtype=torch.float32)
     frames = start
     for _ in range(iters):
         idx = matches(frames, voiced, pool, pool_voiced, kind, k, context, excluded)
         near = torch.stack([pool[i].mean(1) for i in idx])              # (B, N, Q)
-        frames = frames + gaussian_smooth(keep_energy(near - frames, kind, level), smooth)
+        frames = frames + gaussian_smooth(keep_energy(near - frames, kind), smooth)
+    if level > 0.0:
+        # Once, from the last pass's matches, where they are quieter than the frame (never raising one:
+        # that lifts breath and noise, docs/quality.md item 16). The passes left the level alone, so each
+        # frame is lowered from the source's level once, not again in every pass (item 17).
+        frames = frames + gaussian_smooth(level * level_part(near - frames, kind).clamp(max=0.0), smooth)
     correction = (frames - start).transpose(1, 2)[:, None].to(base.dtype)
     if pool_lf0z is None:
         return correction
