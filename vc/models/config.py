@@ -69,8 +69,9 @@ class ModelConfig:
     on mel each frame's mean), only where it lowers a frame. 0 keeps the source's level contour frame
     by frame; 1 lowers each frame louder than its matched target frames to their level (smoothed like
     the rest of the correction) and leaves quieter frames as they are: raising them cost naturalness.
-    The level contour is part of the voice: on word clips the source's kept male-to-female conversions
-    sounding like another speaker (docs/quality.md, item 16)."""
+    Applied once, after the ``knn_iters`` passes, from the last pass's matches. The level contour is
+    part of the voice: on word clips the source's kept male-to-female conversions sounding like another
+    speaker (docs/quality.md, items 16 and 17)."""
     knn_pool_frames: int = 20000
     """``generator_base: knn``: training frames kept per domain (in the checkpoint) to match against."""
     knn_intonation: float = 0.0
