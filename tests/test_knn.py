@@ -100,6 +100,11 @@ def test_correction_moves_the_shape_and_keeps_the_level(kind):
         assert torch.allclose(r, want, atol=1e-4)
 
 
+def _level(frames: torch.Tensor, kind: str) -> torch.Tensor:
+    """Each frame's level in ``frames (N, Q)``: c0 on WORLD, the mean over bands on mel."""
+    return frames[:, 0] if kind == "world" else frames.mean(1)
+
+
 @pytest.mark.parametrize("kind", ["world", "mel"])
 def test_level_share_lowers_frames_louder_than_their_matches_and_raises_none(kind):
     q, n = 8, 60
@@ -112,14 +117,13 @@ def test_level_share_lowers_frames_louder_than_their_matches_and_raises_none(kin
         base += gain  # every band of a log-mel frame
     base[:, 1:] += 0.05  # and their shape moved a little
     args = (base.T[None, None], torch.ones(1, n, dtype=torch.bool), pool, torch.ones(200, dtype=torch.bool), kind)
-    level = (lambda r: r[:, 0]) if kind == "world" else (lambda r: r.mean(1))
     louder, quieter = slice(0, n // 2), slice(n // 2, n)
     full = knn.knn_correction(*args, k=1, context=2, smooth=0.0, level=1.0)[0, 0].T
     assert torch.allclose((base + full)[louder], pool[20 : 20 + n // 2], atol=1e-4)  # lowered to the match
-    assert torch.all(level(full)[quieter] >= -1e-5)  # never raised: a quiet frame keeps its level
-    assert torch.allclose(level(full)[quieter], torch.zeros(n // 2), atol=0.1)
+    assert torch.all(_level(full, kind)[quieter] >= -1e-5)  # never raised: a quiet frame keeps its level
+    assert torch.allclose(_level(full, kind)[quieter], torch.zeros(n // 2), atol=0.1)
     none = knn.knn_correction(*args, k=1, context=2, smooth=0.0)[0, 0].T
-    assert torch.allclose(level(none), torch.zeros(n), atol=1e-5)  # level 0: the source's contour
+    assert torch.allclose(_level(none, kind), torch.zeros(n), atol=1e-5)  # level 0: the source's contour
     half = knn.knn_correction(*args, k=1, context=2, smooth=0.0, level=0.5)[0, 0].T
     assert torch.allclose(half, (none + full) / 2, atol=1e-5)
 
@@ -132,8 +136,10 @@ def test_level_is_lowered_once_after_the_passes_from_the_last_matches(kind):
     pool = _frames(200, q)
     base = pool[20 : 20 + n].clone() + torch.randn(n, q, generator=torch.Generator().manual_seed(3)) * 0.2
     gain = torch.where(torch.arange(n) < n // 2, 0.6, -0.6)[:, None]
-    base[:, :1] += gain if kind == "world" else 0.0
-    base += 0.0 if kind == "world" else gain
+    if kind == "world":
+        base[:, :1] += gain  # c0
+    else:
+        base += gain  # every band of a log-mel frame
     voiced, pool_voiced = torch.ones(1, n, dtype=torch.bool), torch.ones(200, dtype=torch.bool)
     args = (base.T[None, None], voiced, pool, pool_voiced, kind)
     opts = dict(k=2, context=2, smooth=sigma, iters=3)
@@ -146,8 +152,7 @@ def test_level_is_lowered_once_after_the_passes_from_the_last_matches(kind):
     got = knn.knn_correction(*args, **opts, level=1.0)[0, 0].T
     assert torch.allclose(got, want, atol=1e-4)
     assert bool((part < -0.1).any())  # the louder half was lowered...
-    level = (lambda r: r[:, 0]) if kind == "world" else (lambda r: r.mean(1))
-    assert torch.allclose(level(shape), torch.zeros(n), atol=1e-5)  # ...by that step alone
+    assert torch.allclose(_level(shape, kind), torch.zeros(n), atol=1e-5)  # ...by that step alone
 
 
 def test_correction_is_smoothed_along_time():

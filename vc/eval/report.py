@@ -151,9 +151,7 @@ def _baseline_section(scores: dict, specs: list[ScoreSpec]) -> str:
             if not c:
                 cells.append("–")
                 continue
-            text = format_diff(s, c["diff"])
-            if c.get("ci95"):
-                text += f" [{format_diff(s, c['ci95'][0])}, {format_diff(s, c['ci95'][1])}]"
+            text = _diff_text(s, c)
             cells.append(f"<b>{_esc(text)}</b>" if c["better"] == "system" else _esc(text))
         out.append(f"<tr><td>vc − {_esc(name)}</td>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     out.append("</tbody></table>")
@@ -161,15 +159,20 @@ def _baseline_section(scores: dict, specs: list[ScoreSpec]) -> str:
     return "\n".join(out)
 
 
+def _diff_text(spec: ScoreSpec, c: dict) -> str:
+    """One paired difference (a :func:`~vc.eval.metrics.compare` entry) as text: ``+0.42 [+0.1, +0.7]``."""
+    text = format_diff(spec, c["diff"])
+    if c.get("ci95"):
+        text += f" [{format_diff(spec, c['ci95'][0])}, {format_diff(spec, c['ci95'][1])}]"
+    return text
+
+
 def _diff_cell(spec: ScoreSpec, c: dict | None) -> str:
     """One paired difference as a table cell: bold where vc is ahead on the mean, marked where the
     baseline is ahead with 95% confidence."""
     if not c:
         return "<td>–</td>"
-    text = format_diff(spec, c["diff"])
-    if c.get("ci95"):
-        text += f" [{format_diff(spec, c['ci95'][0])}, {format_diff(spec, c['ci95'][1])}]"
-    text = _esc(text) + f" <span class=\"n\">(n={c['n']})</span>"
+    text = _esc(_diff_text(spec, c)) + f" <span class=\"n\">(n={c['n']})</span>"
     if c["better"] == "system":
         return f"<td><b>{text}</b></td>"
     return f"<td class=\"behind\">{text}</td>" if behind(c) else f"<td>{text}</td>"
