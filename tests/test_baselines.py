@@ -125,6 +125,12 @@ def test_verdict_says_when_the_model_does_not_beat_the_baseline():
     line = baseline_verdict(_scores({"statistical": noisy}))
     assert line.endswith("=> vc does NOT beat the statistical baseline on: DNSMOS P.835 overall "
                          "(ahead within the 95% CI only)")
+    # DNSMOS's P.808 model is weighed too: level on P.835 overall but behind on P.808 is named
+    p808 = {**beat, "dnsmos_p808": {"system": 2.7, "baseline": 2.9, "diff": -0.2, "ci95": [-0.3, -0.1], "n": 9,
+                                    "better": "baseline"}}
+    line = baseline_verdict(_scores({"statistical": p808}))
+    assert "DNSMOS P.808 overall 2.70 vs 2.90 (-0.20, 95% CI -0.30..-0.10)" in line
+    assert line.endswith("=> vc does NOT beat the statistical baseline on: DNSMOS P.808 overall")
     assert baseline_verdict(_scores({})) == ""
     # without the statistical baseline, the first one scored
     assert baseline_verdict(_scores({"source": beat})).startswith("vs source baseline:")

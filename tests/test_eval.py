@@ -203,6 +203,41 @@ def test_missing_extras_are_skipped_with_their_message(clips, tmp_path, monkeypa
     assert "pip install .[eval]" in res.report_path.read_text()
 
 
+def test_naturalness_keeps_every_dnsmos_score(clips, tmp_path, monkeypatch):
+    """One DNSMOS run fills P.835's overall, speech and background scores and P.808's overall score,
+    each summarised and shown in the report (a stand-in speechmos: the real one is an optional extra)."""
+    import types
+
+    calls = []
+
+    def run(sample, sr):
+        calls.append(len(sample))
+        loud = float(np.sqrt(np.mean(np.square(sample))))  # differs between the two clips
+        return {"ovrl_mos": 3.0 + loud, "sig_mos": 3.5, "bak_mos": 4.0 - loud, "p808_mos": 2.5 + 2 * loud}
+
+    package = types.ModuleType("speechmos")
+    package.dnsmos = types.SimpleNamespace(run=run)
+    monkeypatch.setitem(sys.modules, "speechmos", package)
+    monkeypatch.setitem(sys.modules, "speechmos.dnsmos", package.dnsmos)
+    low, mid = str(clips["low"]), str(clips["mid"])
+    pairs = _write_pairs(tmp_path / "pairs.tsv", ["converted", "source", "src_domain", "tgt_domain"],
+                         [[low, mid, "mid", "low"], [mid, low, "low", "mid"]])
+    res = evaluate_pairs(pairs, tmp_path / "out", _cfg(naturalness=True), log=lambda _: None, progress=False)
+    assert len(calls) == 2  # one run per conversion gives all four
+    overall = res.scores["summary"]["overall"]
+    for row in res.scores["utterances"]:
+        assert row["dnsmos_sig"] == 3.5
+        assert row["dnsmos_bak"] == pytest.approx(7.0 - row["dnsmos"])
+        assert row["dnsmos_p808"] == pytest.approx(2.0 * row["dnsmos"] - 3.5)
+    for key in ("dnsmos", "dnsmos_sig", "dnsmos_bak", "dnsmos_p808"):
+        assert overall[key]["n"] == 2
+    assert overall["dnsmos_p808"]["mean"] == pytest.approx(2.0 * overall["dnsmos"]["mean"] - 3.5)
+    assert f"(P.808 {overall['dnsmos_p808']['mean']:.2f})" in res.headline
+    report = res.report_path.read_text()
+    for label in ("DNSMOS P.835 speech signal", "DNSMOS P.835 background", "DNSMOS P.808 overall"):
+        assert label in report
+
+
 def test_extras_score_when_installed(prepared_dump, tmp_path):
     for name in ("resemblyzer", "speechmos", "pocketsphinx"):
         pytest.importorskip(name)
@@ -218,7 +253,8 @@ def test_extras_score_when_installed(prepared_dump, tmp_path):
                          dump=dump, log=lambda _: None, progress=False)
     row = res.scores["utterances"][0]
     assert -1.0 <= row["spk_sim_target"] <= 1.0 and row["spk_sim_target"] == row["spk_sim_source"]
-    assert 1.0 <= row["dnsmos"] <= 5.0
+    for key in ("dnsmos", "dnsmos_sig", "dnsmos_bak", "dnsmos_p808"):
+        assert 1.0 <= row[key] <= 5.0
     assert isinstance(row["asr_hyp"], str) and row["wer"] >= 0.0
     assert set(res.scores["skipped"]) == {"mcd", "domain_accuracy"}
 

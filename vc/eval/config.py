@@ -46,7 +46,8 @@ class EvalConfig:
     speaker_refs: int = 5
     """Real training utterances per domain averaged into that domain's reference embedding."""
     naturalness: bool = True
-    """DNSMOS P.835 overall quality (speechmos)."""
+    """DNSMOS (speechmos): P.835 overall quality, its speech-signal and background parts, and the
+    P.808 model's overall quality."""
     asr: bool = True
     """Word error rate with pocketsphinx (English only; switch off for other languages)."""
 

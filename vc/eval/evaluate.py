@@ -354,7 +354,7 @@ def headline(scores: dict) -> str:
     if overall.get("spk_sim_target", {}).get("mean") is not None:
         parts.append(f"spk sim tgt {val('spk_sim_target', '{:.3f}')} / src {val('spk_sim_source', '{:.3f}')}")
     if overall.get("dnsmos", {}).get("mean") is not None:
-        parts.append(f"DNSMOS {val('dnsmos', '{:.2f}')}")
+        parts.append(f"DNSMOS {val('dnsmos', '{:.2f}')} (P.808 {val('dnsmos_p808', '{:.2f}')})")
     if overall.get("wer", {}).get("mean") is not None:
         parts.append(f"WER {val('wer', '{:.1%}')}")
     if overall.get("spk_id_correct", {}).get("mean") is not None:
@@ -365,7 +365,7 @@ def headline(scores: dict) -> str:
 
 
 #: The scores a baseline verdict weighs (when both systems have them).
-VERDICT_KEYS = ("spk_id_correct", "mcd", "dnsmos", "f0_corr", "domain_correct")
+VERDICT_KEYS = ("spk_id_correct", "mcd", "dnsmos", "dnsmos_p808", "f0_corr", "domain_correct")
 
 
 def baseline_verdict(scores: dict, baseline: str = "statistical") -> str:
@@ -613,7 +613,7 @@ def _run_extras(rows: list[dict], pairs: dict[str, Pair], out_dir: Path, cfg: Ev
                 row["spk_closest"] = closest
                 row["spk_id_correct"] = float(closest == row["tgt_domain"])
         if dnsmos is not None:
-            row["dnsmos"] = dnsmos(wav)
+            row.update(dnsmos.scores(wav))
         if asr is not None and row.get("text"):
             row["asr_hyp"] = asr(wav)
             row["wer"] = metrics.wer(row["text"], row["asr_hyp"])

@@ -1,7 +1,8 @@
 """The optional scores, each backed by a package with its model bundled (``pip install .[eval]``).
 
 * speaker similarity: Resemblyzer's pretrained speaker encoder (GE2E, 256-d embeddings);
-* naturalness: DNSMOS P.835 overall quality through speechmos (ONNX models in the package);
+* naturalness: DNSMOS through speechmos (ONNX models in the package): P.835's overall, speech and
+  background scores and the P.808 model's overall score;
 * intelligibility: pocketsphinx with its bundled en-us acoustic and language model.
 
 All three work at 16 kHz and nothing is downloaded at run time. The packages are imported only when
@@ -95,8 +96,13 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.dot(a, b) / max(float(np.linalg.norm(a) * np.linalg.norm(b)), 1e-12))
 
 
+#: The row keys :meth:`Naturalness.scores` fills, from speechmos's result keys.
+DNSMOS_KEYS = {"dnsmos": "ovrl_mos", "dnsmos_sig": "sig_mos", "dnsmos_bak": "bak_mos", "dnsmos_p808": "p808_mos"}
+
+
 class Naturalness:
-    """DNSMOS P.835 (speechmos): ``__call__(wav16k) -> overall MOS`` (1..5, higher is better).
+    """DNSMOS (speechmos): ``__call__(wav16k) -> P.835 overall MOS`` (1..5, higher is better);
+    :meth:`scores` gives P.835's three scores and the P.808 model's overall MOS from the same run.
 
     DNSMOS scores 9.01 s windows; speechmos repeats a shorter clip until it fills one.
     """
@@ -104,9 +110,16 @@ class Naturalness:
     def __init__(self) -> None:
         self._dnsmos = importlib.import_module("speechmos.dnsmos")
 
-    def __call__(self, wav16k: np.ndarray) -> float:
+    def scores(self, wav16k: np.ndarray) -> dict[str, float]:
+        """``{"dnsmos": P.835 overall, "dnsmos_sig": P.835 speech signal, "dnsmos_bak": P.835
+        background, "dnsmos_p808": P.808 overall}``: two models of DNSMOS on the same clip. P.835
+        rates the speech and the background apart (OVRL combines them), so a cleaner background can
+        make up for a more distorted voice in OVRL; P.808 rates the clip as a whole."""
         result = self._dnsmos.run(np.clip(wav16k, -1.0, 1.0), sr=SAMPLE_RATE)
-        return float(result["ovrl_mos"])
+        return {key: float(result[name]) for key, name in DNSMOS_KEYS.items()}
+
+    def __call__(self, wav16k: np.ndarray) -> float:
+        return self.scores(wav16k)["dnsmos"]
 
 
 class Recognizer:

@@ -266,6 +266,9 @@ SCORES = (
     ScoreSpec("spk_sim_target", "speaker similarity to target", "{:.3f}", "higher"),
     ScoreSpec("spk_sim_source", "speaker similarity to source", "{:.3f}", "lower"),
     ScoreSpec("dnsmos", "DNSMOS P.835 overall", "{:.2f}", "higher"),
+    ScoreSpec("dnsmos_sig", "DNSMOS P.835 speech signal", "{:.2f}", "higher"),
+    ScoreSpec("dnsmos_bak", "DNSMOS P.835 background", "{:.2f}", "higher"),
+    ScoreSpec("dnsmos_p808", "DNSMOS P.808 overall", "{:.2f}", "higher"),
     ScoreSpec("wer", "word error rate", "{:.1%}", "lower"),
 )
 
