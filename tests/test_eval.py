@@ -19,6 +19,7 @@ from synth import DEFAULT_DOMAINS, speech_like
 from vc.errors import ConfigError
 from vc.eval import EvalConfig, evaluate_pairs, read_pairs
 from vc.eval import metrics as M
+from vc.eval.evaluate import headline
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 SR = 16000
@@ -233,6 +234,10 @@ def test_naturalness_keeps_every_dnsmos_score(clips, tmp_path, monkeypatch):
         assert overall[key]["n"] == 2
     assert overall["dnsmos_p808"]["mean"] == pytest.approx(2.0 * overall["dnsmos"]["mean"] - 3.5)
     assert f"(P.808 {overall['dnsmos_p808']['mean']:.2f})" in res.headline
+    # scores made before P.808 was kept still give a headline, without it
+    older = {**res.scores, "summary": {"overall": {k: v for k, v in overall.items() if k != "dnsmos_p808"}}}
+    line = headline(older)
+    assert f"DNSMOS {overall['dnsmos']['mean']:.2f}" in line and "P.808" not in line
     report = res.report_path.read_text()
     for label in ("DNSMOS P.835 speech signal", "DNSMOS P.835 background", "DNSMOS P.808 overall"):
         assert label in report
