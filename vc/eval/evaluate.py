@@ -354,9 +354,10 @@ def headline(scores: dict) -> str:
     if overall.get("spk_sim_target", {}).get("mean") is not None:
         parts.append(f"spk sim tgt {val('spk_sim_target', '{:.3f}')} / src {val('spk_sim_source', '{:.3f}')}")
     if overall.get("dnsmos", {}).get("mean") is not None:
-        # Scores made before P.808 was kept have none.
-        p808 = (overall.get("dnsmos_p808") or {}).get("mean") is not None
-        parts.append(f"DNSMOS {val('dnsmos', '{:.2f}')}" + (f" (P.808 {val('dnsmos_p808', '{:.2f}')})" if p808 else ""))
+        text = f"DNSMOS {val('dnsmos', '{:.2f}')}"
+        if overall.get("dnsmos_p808", {}).get("mean") is not None:  # scores made before P.808 was kept have none
+            text += f" (P.808 {val('dnsmos_p808', '{:.2f}')})"
+        parts.append(text)
     if overall.get("wer", {}).get("mean") is not None:
         parts.append(f"WER {val('wer', '{:.1%}')}")
     if overall.get("spk_id_correct", {}).get("mean") is not None:
