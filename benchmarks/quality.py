@@ -13,9 +13,10 @@ held-out sentence is then converted to every other speaker *of the same corpus* 
 so the target speaker's real recording of that sentence is there for MCD.
 
 Scores come from ``vc-eval``'s pairs mode, which also scores its baselines on the same utterances
-(no conversion, WORLD resynthesis, the statistical conversion), plus the real target recordings as a
-ceiling. Speaker-ID: resemblyzer's embedding of the output is closest to the target's centroid among
-the six speakers' centroids (5 real training clips each). Naturalness: DNSMOS P.835 OVRL, with its
+(no conversion, WORLD resynthesis, the statistical conversion, and that conversion through the
+conversions' silence gate), plus the real target recordings as a ceiling. Speaker-ID: resemblyzer's
+embedding of the output is closest to the target's centroid among the six speakers' centroids (5 real
+training clips each). Naturalness: DNSMOS P.835 OVRL, with its
 speech (SIG) and background (BAK) parts and DNSMOS's P.808 overall score beside it. Needs the
 ``eval`` extras (resemblyzer, speechmos, onnxruntime). Results go to ``<out>/quality.json`` too.
 
@@ -116,12 +117,13 @@ def table(scores: dict, real: dict | None) -> str:
         overall[name] = b["summary"]["overall"]
     labels = {"source": "no conversion (the source itself)", "resynth": "WORLD analysis-resynthesis of the source",
               "statistical": "statistical: log-Gaussian F0 + per-dim mean/var of the coded envelope",
+              "statistical_gated": "the statistical conversion through vc's silence gate",
               "vc": "**vc**", "real": "the real target speaker, same sentence"}
     if real is not None:
         overall["real"] = real["summary"]["overall"]
     head = "| system | " + " | ".join(c[0] for c in COLUMNS) + " |"
     lines = [head, "|" + "---|" * (len(COLUMNS) + 1)]
-    for name in ("source", "resynth", "statistical", "vc", "real"):
+    for name in ("source", "resynth", "statistical", "statistical_gated", "vc", "real"):
         if name not in overall:
             continue
         cells = []
@@ -204,7 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     if "convert" in stages:
         make_conversions(final, dump, out, args.strength, args.silence_gate_db)
     if "eval" in stages:
-        res = evaluate_pairs(out / "pairs.tsv", out / "eval", cfg.eval, dump=dump, device="cpu")
+        gate_db = cfg.vocoder.silence_gate_db if args.silence_gate_db is None else args.silence_gate_db
+        res = evaluate_pairs(out / "pairs.tsv", out / "eval", cfg.eval, dump=dump, device="cpu",
+                             silence_gate=(gate_db, cfg.vocoder.silence_gate_ratio))
         # The real target recordings score the same whatever was trained: once per prepared corpus.
         real_dir = dump_dir.parent / f"{dump_dir.name}_real_target_eval"
         real_scores = None
@@ -229,7 +233,10 @@ def main(argv: list[str] | None = None) -> int:
         print(text)
         print("\n" + res.verdict)
         print(res.pair_verdict)
+        if res.gated_verdict:
+            print(res.gated_verdict)
         info.update(conversions=n, table=text, verdict=res.verdict, pair_verdict=res.pair_verdict,
+                    gated_verdict=res.gated_verdict,
                     comparison=res.scores.get("comparison"),
                     comparison_by_pair=res.scores.get("comparison_by_pair"), report=str(res.report_path))
         (out / "quality.json").write_text(json.dumps(info, indent=1), encoding="utf-8")

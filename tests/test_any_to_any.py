@@ -169,6 +169,26 @@ def test_cli_converts_to_an_unseen_reference(shared_ckpt, tiny_corpus, tmp_path)
     assert "converting to the voice of" in proc.stderr and out.is_file()
 
 
+def test_unseen_summary_keeps_every_dnsmos_score():
+    """The reference-clip evaluation summarises all four DNSMOS scores like the other reports, and its
+    headline gives P.808 beside P.835 OVRL; rows scored before P.808 was kept give the old headline."""
+    from vc.eval.unseen import _summary, unseen_headline
+
+    rows = [{f"{s}_{k}": v for s in ("reference", "nearest") for k, v in
+             (("sim_ref", 0.7 + 0.1 * i), ("sim_src", 0.6), ("dnsmos", 3.0 + i), ("dnsmos_sig", 3.4),
+              ("dnsmos_bak", 4.0), ("dnsmos_p808", 3.5 - (s == "nearest") * 0.5))} for i in range(2)]
+    ref = _summary(rows, "reference")
+    assert {"dnsmos", "dnsmos_sig", "dnsmos_bak", "dnsmos_p808"} <= set(ref)
+    assert ref["dnsmos"]["mean"] == pytest.approx(3.5) and ref["dnsmos_p808"]["n"] == 2
+    scores = {"reference": ref, "nearest": _summary(rows, "nearest"), "n_conversions": 2, "n_speakers": 1,
+              "reference_minus_nearest": {"mean": 0.0, "ci95": [-0.1, 0.1]}}
+    assert unseen_headline(scores).endswith("| DNSMOS 3.50 vs 3.50 (P.808 3.50 vs 3.00)")
+    older = [{k: v for k, v in r.items() if not k.endswith(("_sig", "_bak", "_p808"))} for r in rows]
+    scores.update(reference=_summary(older, "reference"), nearest=_summary(older, "nearest"))
+    assert "dnsmos_p808" not in scores["reference"]
+    assert unseen_headline(scores).endswith("| DNSMOS 3.50 vs 3.50")
+
+
 def test_unseen_voice_evaluation(shared_ckpt, held_out, tiny_corpus, tmp_path):
     pytest.importorskip("resemblyzer")
     refs = tmp_path / "refs"

@@ -326,6 +326,10 @@ def test_cli_bad_audio_fails_that_pair_only(clips, tmp_path, capsys):
     assert code == 2 and "only takes eval.* settings" in err
     code, _, err = _main(["--pairs", pairs, "--set", "eval.mcd_order=0"], capsys)
     assert code == 2 and err.startswith("error: ") and "mcd_order" in err and len(err.strip().splitlines()) == 1
+    code, _, err = _main(["--pairs", pairs, "--silence-gate-db", "-3"], capsys)
+    assert code == 2 and "--silence-gate-db must be >= 0" in err and len(err.strip().splitlines()) == 1
+    code, _, err = _main(["--ckpt", "x.pt", "--silence-gate-db", "30"], capsys)
+    assert code == 2 and "--silence-gate-db goes with --pairs" in err
 
 
 # --- checkpoint mode, end to end ---------------------------------------------------------------------
@@ -366,11 +370,14 @@ def test_cli_checkpoint_end_to_end(trained_ckpt, tmp_path, capsys):
     pairs = _write_pairs(tmp_path / "pairs.tsv", ["converted", "source", "src_domain", "tgt_domain"],
                          [[out / r["converted"], out / r["source"], r["src_domain"], r["tgt_domain"]] for r in rows])
     code, stdout, stderr = _main(["--pairs", pairs, "--ckpt", ckpt, "--out", tmp_path / "again", "--workers", "1",
+                                  "--silence-gate-db", "30",
                                   "--set", "eval.classifier_steps=20", "--set", "eval.f0_method=dio",
                                   "--set", "eval.naturalness=false", "--set", "eval.asr=false",
                                   "--set", "eval.speaker_similarity=false"], capsys)
     assert code == 0, stderr
     assert "domain classifier loaded" in stderr
+    # made (by this test's word) through a 30 dB gate: the statistical conversion through it is one more row
+    assert stdout.strip().splitlines()[-1].startswith("vs statistical_gated baseline: ")
     again = json.loads((tmp_path / "again" / "scores.json").read_text())
     assert [r["domain_pred"] for r in again["utterances"]] == [r["domain_pred"] for r in rows]
     assert [r["f0_corr"] for r in again["utterances"]] == [r["f0_corr"] for r in rows]

@@ -66,6 +66,8 @@ def test_mini(recipes):
     assert sf.info(wavs[0]).samplerate == 16000 and (wavs[0].with_suffix(".txt")).read_text().strip()
     check_outputs(mini / "exp" / "mini_debug", ["adam", "bruce", "clara"], per_domain=1)
     assert "report:" in proc.stdout and "headline:" in proc.stdout and "by pair:" in proc.stdout
+    # conf.debug.yaml has conf.yaml's silence gate: the statistical conversion through it is weighed too
+    assert "gated baseline:  vs statistical_gated baseline: " in proc.stdout
 
     # Afterwards vc-convert works without --ckpt (the newest checkpoint under ./exp/).
     out = mini / "converted.wav"

@@ -210,6 +210,8 @@ summary() {
         if [[ -n $verdict ]]; then echo "baselines:       $verdict"; fi
         verdict=$(sed -n 3p "$out_dir/eval/headline.txt")
         if [[ -n $verdict ]]; then echo "by pair:         $verdict"; fi
+        verdict=$(sed -n 4p "$out_dir/eval/headline.txt")
+        if [[ -n $verdict ]]; then echo "gated baseline:  $verdict"; fi
     fi
     # vc-eval --refs runs (conversion to unseen speakers), as a recipe's extra stage writes them.
     local unseen

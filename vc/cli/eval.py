@@ -1,7 +1,7 @@
 """``vc-eval``: objective scores and an offline HTML listening report.
 
     vc-eval --ckpt PATH [--split test] [--out DIR] [--dump DIR] [--vocoder V] [--max-utts N] [--targets a,b]
-    vc-eval --pairs pairs.tsv [--ckpt PATH | --config CONF] [--out DIR] [--dump DIR]
+    vc-eval --pairs pairs.tsv [--ckpt PATH | --config CONF] [--out DIR] [--dump DIR] [--silence-gate-db DB]
     vc-eval --ckpt PATH --refs DIR|unseen [--split test] [--max-utts 2] [--out DIR]
 
 With only ``--ckpt`` it converts every utterance of the split to every other domain itself and
@@ -12,8 +12,11 @@ Domain accuracy needs the training corpus: in pairs mode give ``--ckpt`` or ``--
 
 Writes <out>/scores.json and <out>/report.html (audio in <out>/wav/, pictures in <out>/plots/) and
 prints one line of headline scores, one line comparing the model with the statistical baseline (the
-baselines, scored by the same code on the same utterances, are in scores.json and the report), and one
-line naming the domain pairs on which that baseline is ahead with 95% confidence.
+baselines, scored by the same code on the same utterances, are in scores.json and the report), one
+line naming the domain pairs on which that baseline is ahead with 95% confidence, and, when the
+conversions went through a silence gate, one line comparing the model with the statistical conversion
+through the same gate (in pairs mode the gate is the config's ``vocoder.silence_gate_db``, or
+``--silence-gate-db``).
 Exit status 1 when some conversions could not be scored.
 
 With ``--refs`` it evaluates conversion to the voices of unseen speakers instead (vc.eval.unseen):
@@ -50,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--targets", help="comma-separated target domains (default: every other domain)")
     p.add_argument("--refs", help="with --ckpt: folder of reference clips of unseen speakers, or 'unseen' (the "
                    "dump's held-out domains); evaluates conversion to their voices")
+    p.add_argument("--silence-gate-db", type=float, metavar="DB",
+                   help="with --pairs: the silence gate the conversions were made with (vc-convert "
+                   "--silence-gate-db; default: the --ckpt/--config's vocoder.silence_gate_db; 0: none)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="eval.KEY=VALUE",
                    help="override an eval setting (repeatable), e.g. --set eval.classifier_steps=500")
     return p
@@ -68,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         die("--split, --vocoder, --max-utts and --targets apply to --ckpt without --pairs")
     if args.workers is not None and args.workers < 0:
         die("--workers must be 0 (every core) or positive")
+    if args.silence_gate_db is not None and not args.pairs:
+        die("--silence-gate-db goes with --pairs; with --ckpt the checkpoint's own gate is used")
+    if args.silence_gate_db is not None and args.silence_gate_db < 0:
+        die(f"--silence-gate-db must be >= 0 (0: none), got {args.silence_gate_db:g}")
     if args.refs:
         return _unseen(args)
 
@@ -81,12 +91,15 @@ def main(argv: list[str] | None = None) -> int:
         overrides.append(f"eval.targets=[{', '.join(t.strip() for t in args.targets.split(',') if t.strip())}]")
 
     if args.pairs:
+        from vc.vocoders.config import VocoderConfig
+
         dump = None
         classifier_dir = None
         base = EvalConfig()
+        vocoder = None
         if args.ckpt:
             exp_cfg, dump, exp_dir = checkpoint_setup(args.ckpt, args.dump)
-            base, classifier_dir = exp_cfg.eval, exp_dir / "eval"
+            base, classifier_dir, vocoder = exp_cfg.eval, exp_dir / "eval", exp_cfg.vocoder
         elif args.config:
             from vc.config import load_config
             from vc.data.dump import Dump
@@ -94,14 +107,19 @@ def main(argv: list[str] | None = None) -> int:
 
             exp_cfg = load_config(args.config)
             dump = Dump(resolve_dump_dir(exp_cfg, None, args.dump), exp_cfg.features)
-            base = exp_cfg.eval
+            base, vocoder = exp_cfg.eval, exp_cfg.vocoder
         elif args.dump:
             from vc.data.dump import Dump
 
             dump = Dump(args.dump)
         cfg = eval_config_with_overrides(base, overrides)
+        gate = None
+        if vocoder is not None or args.silence_gate_db is not None:
+            vocoder = vocoder or VocoderConfig()
+            db = vocoder.silence_gate_db if args.silence_gate_db is None else args.silence_gate_db
+            gate = (db, vocoder.silence_gate_ratio)
         result = evaluate_pairs(args.pairs, args.out, cfg, dump=dump, classifier_dir=classifier_dir,
-                                device=args.device, workers=args.workers)
+                                device=args.device, workers=args.workers, silence_gate=gate)
     else:
         for text in overrides:  # check them before the checkpoint loads
             eval_config_with_overrides(EvalConfig(), [text])
@@ -116,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         print(result.verdict)
     if result.pair_verdict:
         print(result.pair_verdict)
+    if result.gated_verdict:
+        print(result.gated_verdict)
     return 1 if result.failed else 0
 
 

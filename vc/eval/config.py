@@ -52,11 +52,12 @@ class EvalConfig:
     """Word error rate with pocketsphinx (English only; switch off for other languages)."""
 
     # --- baselines scored beside the model on the same utterances (vc.eval.baselines) ---
-    baselines: list[str] = field(default_factory=lambda: ["source", "resynth", "statistical"])
+    baselines: list[str] = field(default_factory=lambda: ["source", "resynth", "statistical", "statistical_gated"])
     """Simple systems scored by the same code on the same utterances: ``source`` (no conversion),
     ``resynth`` (WORLD analysis-resynthesis of the source), ``statistical`` (log-Gaussian F0 and
     per-dimension mean/variance of the WORLD coded envelope, per-domain statistics of the training
-    split). Empty: none."""
+    split), ``statistical_gated`` (the same through the conversions' silence gate; only when they
+    have one). Empty: none."""
     baseline_utts: int = 20
     """Training utterances per domain the statistical baseline's statistics are taken from (0: all)."""
 
@@ -82,7 +83,7 @@ class EvalConfig:
             raise ValueError("speaker_refs must be at least 1")
         if self.num_workers < 0:
             raise ValueError("num_workers must be 0 (every core) or positive")
-        known = ("source", "resynth", "statistical")
+        known = ("source", "resynth", "statistical", "statistical_gated")  # vc.eval.baselines.BASELINES
         for name in self.baselines:
             if name not in known:
                 raise ValueError(f"baselines: unknown baseline {name!r}; choose from {', '.join(known)}")

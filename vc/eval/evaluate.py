@@ -78,6 +78,9 @@ class EvalResult:
     """One line: vc against the statistical baseline (empty when no baseline was scored)."""
     pair_verdict: str = ""
     """One line: the domain pairs where that baseline is ahead with 95% confidence (:func:`pair_verdict`)."""
+    gated_verdict: str = ""
+    """One line: vc against the statistical conversion through the same silence gate (empty when that
+    baseline was not scored)."""
 
 
 def _unique_ids(stems: list[str]) -> list[str]:
@@ -438,7 +441,7 @@ class _BaselineJob:
     src_domain: str
     tgt_domain: str
     outputs: dict[str, str]
-    """system -> where its output goes (``resynth``, ``statistical``)."""
+    """system -> where its output goes (``resynth``, ``statistical``, ``statistical_gated``)."""
 
 
 @dataclass
@@ -446,6 +449,8 @@ class _BaselineOptions:
     sr: int
     world: FeatureConfig
     statistical: object | None
+    gate: tuple[float, float] | None
+    """The conversions' silence gate ``(threshold_db, ratio)`` for ``statistical_gated``."""
 
 
 def _baseline_job(job: _BaselineJob, opts: _BaselineOptions) -> dict:
@@ -463,7 +468,8 @@ def _baseline_job(job: _BaselineJob, opts: _BaselineOptions) -> dict:
         if system == "resynth":
             y = baselines.resynthesize(wav, opts.world)
         else:
-            y = opts.statistical(wav, job.src_domain, job.tgt_domain)
+            y = opts.statistical(wav, job.src_domain, job.tgt_domain,
+                                 opts.gate if system == "statistical_gated" else None)
         save(path, y, opts.sr)
         out["written"][system] = path
     return out
@@ -471,14 +477,22 @@ def _baseline_job(job: _BaselineJob, opts: _BaselineOptions) -> dict:
 
 def make_baselines(pairs: list[Pair], out_dir: Path, cfg: EvalConfig, sr: int, features: FeatureConfig | None,
                    dump: Dump | None, skipped: dict[str, str], log: Log, progress: bool,
-                   workers: int | None) -> dict[str, list[Pair]]:
+                   workers: int | None, gate: tuple[float, float] | None = None) -> dict[str, list[Pair]]:
     """The baseline systems' outputs for ``pairs`` (:mod:`vc.eval.baselines`), written under
-    ``<out>/wav/baselines/<system>/``; ``{system: pairs}`` with ids ``<system>:<pair id>``."""
+    ``<out>/wav/baselines/<system>/``; ``{system: pairs}`` with ids ``<system>:<pair id>``. ``gate``:
+    the conversions' silence gate ``(threshold_db, ratio)``, None when they have none or it is not known."""
     from vc.eval import baselines
 
     systems = [b for b in baselines.BASELINES if b in cfg.baselines]
     if not systems or not pairs:
         return {}
+    if "statistical_gated" in systems and (gate is None or gate[0] <= 0 or "statistical" not in systems):
+        why = ("the statistical baseline is off" if "statistical" not in systems
+               else "the conversions' silence gate is not known (pairs mode: pass --ckpt or --config)"
+               if gate is None else "the conversions have no silence gate")
+        skipped["baseline_statistical_gated"] = f"statistical_gated baseline skipped: {why}"
+        log(skipped["baseline_statistical_gated"])
+        systems.remove("statistical_gated")
     world_cfg = baselines.world_config(features or FeatureConfig(kind="world", sample_rate=sr))
     if world_cfg.sample_rate != sr:
         world_cfg = baselines.world_config(FeatureConfig(kind="world", sample_rate=sr))
@@ -488,7 +502,7 @@ def make_baselines(pairs: list[Pair], out_dir: Path, cfg: EvalConfig, sr: int, f
             skipped["baseline_statistical"] = ("statistical baseline skipped: its per-domain statistics come "
                                                "from the experiment's dump (pass --ckpt or --config)")
             log(skipped["baseline_statistical"])
-            systems.remove("statistical")
+            systems = [s for s in systems if s not in ("statistical", "statistical_gated")]
         else:
             statistical = baselines.fit_from_dump(dump, cfg.baseline_utts, log)
     base_dir = out_dir / "wav" / "baselines"
@@ -500,7 +514,9 @@ def make_baselines(pairs: list[Pair], out_dir: Path, cfg: EvalConfig, sr: int, f
         if "resynth" in systems:
             outputs["resynth"] = str(base_dir / "resynth" / f"{resynth_name[str(p.source)]}.wav")
         if statistical is not None and p.src_domain in statistical.domains and p.tgt_domain in statistical.domains:
-            outputs["statistical"] = str(base_dir / "statistical" / f"{p.id}.wav")
+            for system in ("statistical", "statistical_gated"):
+                if system in systems:
+                    outputs[system] = str(base_dir / system / f"{p.id}.wav")
         jobs.append(_BaselineJob(p.id, str(p.source), p.src_domain, p.tgt_domain, outputs))
     # resynth outputs are shared by every pair of one source: make each once, in the first job naming it
     seen: set[str] = set()
@@ -510,9 +526,10 @@ def make_baselines(pairs: list[Pair], out_dir: Path, cfg: EvalConfig, sr: int, f
             job.outputs = {k: v for k, v in job.outputs.items() if k != "resynth"}
         elif path:
             seen.add(path)
-    for system in ("resynth", "statistical"):
-        (base_dir / system).mkdir(parents=True, exist_ok=True)
-    opts = _BaselineOptions(sr, world_cfg, statistical)
+    for system in ("resynth", "statistical", "statistical_gated"):
+        if system in systems:
+            (base_dir / system).mkdir(parents=True, exist_ok=True)
+    opts = _BaselineOptions(sr, world_cfg, statistical, gate)
     results = map_progress(_baseline_job, jobs, opts, cfg.num_workers if workers is None else workers,
                            desc="baselines", unit="pair", progress=progress)
     made = {r["pair_id"]: r for r in results}
@@ -531,7 +548,7 @@ def make_baselines(pairs: list[Pair], out_dir: Path, cfg: EvalConfig, sr: int, f
             elif system == "resynth":
                 path = by_source.get(str(p.source))
             else:
-                path = res.get("written", {}).get("statistical")
+                path = res.get("written", {}).get(system)
             if path is None or not Path(path).is_file():
                 continue
             out[system].append(Pair(f"{system}:{p.id}", Path(path), p.source, p.src_domain, p.tgt_domain,
@@ -624,7 +641,8 @@ def _run_extras(rows: list[dict], pairs: dict[str, Pair], out_dir: Path, cfg: Ev
 
 def _evaluate(pairs: list[Pair], out_dir: Path, cfg: EvalConfig, sr: int, base_features: FeatureConfig | None,
               dump: Dump | None, classifier_dir: Path | None, workers: int | None, device: str | None,
-              progress: bool, log: Log, meta: dict, failed: list[dict]) -> EvalResult:
+              progress: bool, log: Log, meta: dict, failed: list[dict],
+              gate: tuple[float, float] | None = None) -> EvalResult:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "plots").mkdir(exist_ok=True)
     import torch
@@ -633,7 +651,7 @@ def _evaluate(pairs: list[Pair], out_dir: Path, cfg: EvalConfig, sr: int, base_f
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     skipped: dict[str, str] = {}
-    baselines = make_baselines(pairs, out_dir, cfg, sr, base_features, dump, skipped, log, progress, workers)
+    baselines = make_baselines(pairs, out_dir, cfg, sr, base_features, dump, skipped, log, progress, workers, gate)
     system_of = {p.id: "vc" for p in pairs}
     for system, bpairs in baselines.items():
         system_of.update({p.id: system for p in bpairs})
@@ -725,6 +743,7 @@ def _evaluate(pairs: list[Pair], out_dir: Path, cfg: EvalConfig, sr: int, base_f
             "f0": {"method": cfg.f0_method, "floor": opts.analysis.f0_floor, "ceil": opts.analysis.f0_ceil,
                    "frame_period_ms": opts.analysis.frame_period_ms},
             "ci": "95%: Student t on the mean; Wilson score for domain accuracy",
+            "silence_gate": {"threshold_db": gate[0], "ratio": gate[1]} if gate is not None else None,
         },
         "classifier": clf.info() if clf is not None else None,
         "skipped": skipped,
@@ -748,8 +767,9 @@ def _evaluate(pairs: list[Pair], out_dir: Path, cfg: EvalConfig, sr: int, base_f
     from vc.eval.report import write_report
 
     report_path = write_report(out_dir / "report.html", scores)
+    gated = baseline_verdict(scores, "statistical_gated") if "statistical_gated" in base_rows else ""
     return EvalResult(out_dir, scores_path, report_path, scores, failed, headline(scores), baseline_verdict(scores),
-                      pair_verdict(scores))
+                      pair_verdict(scores), gated)
 
 
 # --- checkpoint mode --------------------------------------------------------------------------------
@@ -793,6 +813,7 @@ def evaluate_checkpoint(ckpt: str | os.PathLike, out_dir: str | os.PathLike | No
 
     conv = vc.load(ckpt, vocoder=vocoder, device=device)
     exp_cfg = conv.cfg
+    gate = (conv.gate_db, exp_cfg.vocoder.silence_gate_ratio)
     cfg = eval_config_with_overrides(cfg or exp_cfg.eval, overrides)
     split = split or cfg.split
     exp_dir = experiment_dir(conv.path)
@@ -865,14 +886,15 @@ def evaluate_checkpoint(ckpt: str | os.PathLike, out_dir: str | os.PathLike | No
     del conv  # free the generator before the classifier and the extras load theirs
     meta = {"mode": "checkpoint", "checkpoint": str(Path(ckpt)), "split": split, "vocoder": vocoder}
     return _evaluate(pairs, out, cfg, sr, exp_cfg.features, dump, exp_dir / "eval", workers, device, progress,
-                     log, meta, failed)
+                     log, meta, failed, gate)
 
 
 # --- pairs mode -------------------------------------------------------------------------------------
 def evaluate_pairs(pairs_tsv: str | os.PathLike, out_dir: str | os.PathLike | None = None,
                    cfg: EvalConfig | None = None, dump: Dump | str | os.PathLike | None = None,
                    classifier_dir: str | os.PathLike | None = None, device: str | None = None,
-                   workers: int | None = None, progress: bool = True, log: Log = _stderr) -> EvalResult:
+                   workers: int | None = None, progress: bool = True, log: Log = _stderr,
+                   silence_gate: tuple[float, float] | None = None) -> EvalResult:
     """Score conversions made elsewhere, listed in a pairs TSV (see :func:`read_pairs`).
 
     Args:
@@ -881,6 +903,9 @@ def evaluate_pairs(pairs_tsv: str | os.PathLike, out_dir: str | os.PathLike | No
         dump: the training corpus's prepared dump: it trains the domain classifier and gives each
             domain's reference speech for speaker similarity. Without it domain accuracy is skipped.
         classifier_dir: where the classifier is cached (default ``out_dir``).
+        silence_gate: the conversions' silence gate ``(threshold_db, ratio)`` (``vocoder.silence_gate_db``
+            and ``silence_gate_ratio`` of the config that made them); the ``statistical_gated`` baseline
+            goes through it. None: not known, that baseline is skipped.
     """
     path = Path(pairs_tsv)
     pairs = read_pairs(path)
@@ -894,7 +919,8 @@ def evaluate_pairs(pairs_tsv: str | os.PathLike, out_dir: str | os.PathLike | No
     out = Path(out_dir) if out_dir is not None else path.parent / f"{path.stem}_eval"
     meta = {"mode": "pairs", "pairs_file": str(path)}
     return _evaluate(pairs, out, cfg, sr, dump.features_cfg if dump is not None else None, dump,
-                     Path(classifier_dir) if classifier_dir else None, workers, device, progress, log, meta, [])
+                     Path(classifier_dir) if classifier_dir else None, workers, device, progress, log, meta, [],
+                     silence_gate)
 
 
 def eval_config_with_overrides(base: EvalConfig, overrides: list[str] | None) -> EvalConfig:

@@ -15,7 +15,8 @@ reference speaker (the mean embedding of all of that speaker's clips in ``refs``
 speaker, the reference clip itself) and with the source speaker (its domain's training clips). The
 figures: the share of conversions closer to the reference speaker than to the source, the mean
 similarity to the reference speaker of both systems and their paired difference, each with a 95%
-interval, and DNSMOS of both when speechmos is installed.
+interval, and DNSMOS of both when speechmos is installed (P.835's overall, speech and background
+scores and the P.808 model's overall score, as in every other report).
 
 ``refs`` is a folder of ``<speaker>/*.wav`` (or flac/mp3/ogg) or of flat audio files (one speaker
 per file, named by its stem), or ``unseen``: the held-out domains of the dump
@@ -88,8 +89,9 @@ def _summary(rows: list[dict], system: str) -> dict:
         "sim_reference": metrics.mean_ci(sim_ref),
         "sim_source": metrics.mean_ci([r[f"{system}_sim_src"] for r in rows]),
     }
-    if any(r.get(f"{system}_dnsmos") is not None for r in rows):
-        out["dnsmos"] = metrics.mean_ci([r.get(f"{system}_dnsmos") for r in rows])
+    for key in ex.DNSMOS_KEYS:  # P.835 overall, speech and background; P.808 overall
+        if any(r.get(f"{system}_{key}") is not None for r in rows):
+            out[key] = metrics.mean_ci([r.get(f"{system}_{key}") for r in rows])
     return out
 
 
@@ -106,6 +108,8 @@ def unseen_headline(scores: dict) -> str:
             f"{near['sim_reference']['mean']:.3f}: {diff['mean']:+.3f}{ci} (goal >= +{GOAL_MARGIN:.2f})")
     if "dnsmos" in ref and "dnsmos" in near:
         line += f" | DNSMOS {ref['dnsmos']['mean']:.2f} vs {near['dnsmos']['mean']:.2f}"
+        if "dnsmos_p808" in ref and "dnsmos_p808" in near:
+            line += f" (P.808 {ref['dnsmos_p808']['mean']:.2f} vs {near['dnsmos_p808']['mean']:.2f})"
     return line
 
 
@@ -227,7 +231,7 @@ def evaluate_unseen(ckpt: str | os.PathLike, refs: str | os.PathLike, out_dir: s
             row[f"{system}_sim_ref"] = ex.cosine(e, centroid)
             row[f"{system}_sim_src"] = ex.cosine(e, domain_emb[u.domain])
             if dnsmos is not None:
-                row[f"{system}_dnsmos"] = dnsmos(y16)
+                row.update({f"{system}_{key}": v for key, v in dnsmos.scores(y16).items()})
         rows.append(row)
     if not rows:
         raise VCError(f"no conversion to an unseen voice succeeded ({failed[0]['error'] if failed else 'none'})")
