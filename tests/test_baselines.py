@@ -262,7 +262,8 @@ def test_the_gated_baseline_is_scored_when_the_conversions_have_a_gate(pairs_wit
     assert res.gated_verdict.startswith("vs statistical_gated baseline: ") and " => vc " in res.gated_verdict
     assert "vc − statistical_gated" in res.report_path.read_text(encoding="utf-8")
     # without a gate (or without knowing it) the row would repeat the statistical one: skipped, said once
-    for gate, why in (((0.0, 3.0), "the conversions have no silence gate"), (None, "pass --ckpt or --config")):
+    for gate, why in (((0.0, 3.0), "the conversions have no silence gate"),
+                      (None, "pass --ckpt, --config or --silence-gate-db")):
         lines.clear()
         res = evaluate_pairs(path, tmp_path / f"gate{gate}", fast, dump=dump, log=lines.append, progress=False,
                              silence_gate=gate)
@@ -281,6 +282,10 @@ def test_baselines_can_be_switched_off_and_need_a_dump_for_statistics(pairs_with
     assert list(res.scores["baselines"]) == ["source", "resynth"]
     assert "statistical baseline skipped" in res.scores["skipped"]["baseline_statistical"]
     assert res.verdict.startswith("vs source baseline: ")
+    # the gated one as well: its statistics come from the same dump
+    res = evaluate_pairs(path, tmp_path / "nodump2", EvalConfig(**FAST, baselines=["statistical_gated"]),
+                         log=lines.append, progress=False, silence_gate=(30.0, 3.0))
+    assert res.scores["baselines"] == {} and "dump" in res.scores["skipped"]["baseline_statistical_gated"]
     with pytest.raises(ValueError, match="unknown baseline 'vocoder'"):
         EvalConfig(baselines=["vocoder"])
 

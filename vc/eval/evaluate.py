@@ -79,8 +79,8 @@ class EvalResult:
     pair_verdict: str = ""
     """One line: the domain pairs where that baseline is ahead with 95% confidence (:func:`pair_verdict`)."""
     gated_verdict: str = ""
-    """One line: vc against the statistical conversion through the same silence gate (empty when that
-    baseline was not scored)."""
+    """One line: vc against the statistical conversion through the same silence gate (empty unless both
+    it and the plain statistical baseline were scored; alone, it is what :attr:`verdict` weighs)."""
 
 
 def _unique_ids(stems: list[str]) -> list[str]:
@@ -486,10 +486,9 @@ def make_baselines(pairs: list[Pair], out_dir: Path, cfg: EvalConfig, sr: int, f
     systems = [b for b in baselines.BASELINES if b in cfg.baselines]
     if not systems or not pairs:
         return {}
-    if "statistical_gated" in systems and (gate is None or gate[0] <= 0 or "statistical" not in systems):
-        why = ("the statistical baseline is off" if "statistical" not in systems
-               else "the conversions' silence gate is not known (pairs mode: pass --ckpt or --config)"
-               if gate is None else "the conversions have no silence gate")
+    if "statistical_gated" in systems and (gate is None or gate[0] <= 0):
+        why = ("the conversions' silence gate is not known (pairs mode: pass --ckpt, --config or "
+               "--silence-gate-db)" if gate is None else "the conversions have no silence gate")
         skipped["baseline_statistical_gated"] = f"statistical_gated baseline skipped: {why}"
         log(skipped["baseline_statistical_gated"])
         systems.remove("statistical_gated")
@@ -497,12 +496,14 @@ def make_baselines(pairs: list[Pair], out_dir: Path, cfg: EvalConfig, sr: int, f
     if world_cfg.sample_rate != sr:
         world_cfg = baselines.world_config(FeatureConfig(kind="world", sample_rate=sr))
     statistical = None
-    if "statistical" in systems:
+    fitted = [s for s in systems if s in ("statistical", "statistical_gated")]
+    if fitted:
         if dump is None:
-            skipped["baseline_statistical"] = ("statistical baseline skipped: its per-domain statistics come "
-                                               "from the experiment's dump (pass --ckpt or --config)")
-            log(skipped["baseline_statistical"])
-            systems = [s for s in systems if s not in ("statistical", "statistical_gated")]
+            for system in fitted:
+                skipped[f"baseline_{system}"] = (f"{system} baseline skipped: its per-domain statistics come "
+                                                 "from the experiment's dump (pass --ckpt or --config)")
+                log(skipped[f"baseline_{system}"])
+            systems = [s for s in systems if s not in fitted]
         else:
             statistical = baselines.fit_from_dump(dump, cfg.baseline_utts, log)
     base_dir = out_dir / "wav" / "baselines"
@@ -767,7 +768,9 @@ def _evaluate(pairs: list[Pair], out_dir: Path, cfg: EvalConfig, sr: int, base_f
     from vc.eval.report import write_report
 
     report_path = write_report(out_dir / "report.html", scores)
-    gated = baseline_verdict(scores, "statistical_gated") if "statistical_gated" in base_rows else ""
+    # (with the gated baseline alone, the verdict line above already weighs it)
+    both = {"statistical", "statistical_gated"} <= set(base_rows)
+    gated = baseline_verdict(scores, "statistical_gated") if both else ""
     return EvalResult(out_dir, scores_path, report_path, scores, failed, headline(scores), baseline_verdict(scores),
                       pair_verdict(scores), gated)
 
