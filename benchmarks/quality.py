@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    from vc.config import load_config, save_config
+    from vc.config import config_from_dict, load_config, save_config
     from vc.data import prepare
     from vc.data.dump import Dump
     from vc.eval.evaluate import evaluate_pairs
@@ -206,9 +206,11 @@ def main(argv: list[str] | None = None) -> int:
     if "convert" in stages:
         make_conversions(final, dump, out, args.strength, args.silence_gate_db)
     if "eval" in stages:
-        gate_db = cfg.vocoder.silence_gate_db if args.silence_gate_db is None else args.silence_gate_db
+        # the gate the conversions went through: the checkpoint's own unless --silence-gate-db
+        made_with = config_from_dict(ckpt_io.load_checkpoint(final)["config"]).vocoder
+        gate_db = made_with.silence_gate_db if args.silence_gate_db is None else args.silence_gate_db
         res = evaluate_pairs(out / "pairs.tsv", out / "eval", cfg.eval, dump=dump, device="cpu",
-                             silence_gate=(gate_db, cfg.vocoder.silence_gate_ratio))
+                             silence_gate=(gate_db, made_with.silence_gate_ratio))
         # The real target recordings score the same whatever was trained: once per prepared corpus.
         real_dir = dump_dir.parent / f"{dump_dir.name}_real_target_eval"
         real_scores = None
