@@ -376,7 +376,7 @@ def test_cli_checkpoint_end_to_end(trained_ckpt, tmp_path, capsys):
                                   "--set", "eval.speaker_similarity=false"], capsys)
     assert code == 0, stderr
     assert "domain classifier loaded" in stderr
-    # made (by this test's word) through a 30 dB gate: the statistical conversion through it is one more row
+    # told the conversions went through a 30 dB gate: the statistical conversion through it is weighed too
     assert stdout.strip().splitlines()[-1].startswith("vs statistical_gated baseline: ")
     again = json.loads((tmp_path / "again" / "scores.json").read_text())
     assert [r["domain_pred"] for r in again["utterances"]] == [r["domain_pred"] for r in rows]
