@@ -288,6 +288,10 @@ def test_baselines_can_be_switched_off_and_need_a_dump_for_statistics(pairs_with
     assert res.scores["baselines"] == {} and "dump" in res.scores["skipped"]["baseline_statistical_gated"]
     with pytest.raises(ValueError, match="unknown baseline 'vocoder'"):
         EvalConfig(baselines=["vocoder"])
+    # the config's list of names is the module's, in the same (report) order
+    from vc.eval.config import BASELINE_NAMES
+
+    assert BASELINE_NAMES == tuple(B.BASELINES)
 
 
 def test_statistics_of_a_world_dump_come_from_its_stats(tmp_path, tiny_corpus, make_config):

@@ -205,13 +205,12 @@ summary() {
     if [[ -f $out_dir/eval/report.html ]]; then echo "report:          $(abspath "$out_dir/eval/report.html")"; fi
     if [[ -s $out_dir/eval/headline.txt ]]; then
         echo "headline:        $(head -n 1 "$out_dir/eval/headline.txt")"
-        local verdict
-        verdict=$(sed -n 2p "$out_dir/eval/headline.txt")
-        if [[ -n $verdict ]]; then echo "baselines:       $verdict"; fi
-        verdict=$(sed -n 3p "$out_dir/eval/headline.txt")
-        if [[ -n $verdict ]]; then echo "by pair:         $verdict"; fi
-        verdict=$(sed -n 4p "$out_dir/eval/headline.txt")
-        if [[ -n $verdict ]]; then echo "gated baseline:  $verdict"; fi
+        # vc-eval's lines 2-4: the verdict, the per-pair line, the gated baseline's verdict
+        local line verdict labels=("baselines:" "by pair:" "gated baseline:")
+        for line in 2 3 4; do
+            verdict=$(sed -n "${line}p" "$out_dir/eval/headline.txt")
+            if [[ -n $verdict ]]; then printf "%-17s%s\n" "${labels[line - 2]}" "$verdict"; fi
+        done
     fi
     # vc-eval --refs runs (conversion to unseen speakers), as a recipe's extra stage writes them.
     local unseen

@@ -110,15 +110,21 @@ class StatisticalConversion:
     def __call__(self, wav: np.ndarray, src: str, tgt: str, gate: tuple[float, float] | None = None) -> np.ndarray:
         """Convert ``wav`` (at ``cfg.sample_rate``) from domain ``src`` to ``tgt``; same length and loudness.
         ``gate``: ``(threshold_db, ratio)`` of a silence gate keyed by the source's frames (None: none)."""
+        return self.convert_gated(wav, src, tgt, [gate])[0]
+
+    def convert_gated(self, wav: np.ndarray, src: str, tgt: str,
+                      gates: list[tuple[float, float] | None]) -> list[np.ndarray]:
+        """:meth:`__call__` once per entry of ``gates``, from one WORLD analysis of ``wav``."""
         from vc.features import world
+        from vc.features.gate import silence_gate
 
         sp, f0, ap = world.analyze(wav, self.cfg)
         sp_out, f0_out = self.convert_features(sp, f0, src, tgt)
-        if gate is not None and gate[0] > 0:
-            from vc.features.gate import silence_gate
-
-            sp_out = silence_gate(sp_out, sp, self.cfg, gate[0], gate[1])
-        return match_loudness(world.synthesize(sp_out, f0_out, ap, self.cfg), wav)
+        out = []
+        for gate in gates:
+            gated = silence_gate(sp_out, sp, self.cfg, *gate) if gate is not None and gate[0] > 0 else sp_out
+            out.append(match_loudness(world.synthesize(gated, f0_out, ap, self.cfg), wav))
+        return out
 
 
 def fit_from_dump(dump, max_utts: int = 20, log=None) -> StatisticalConversion:

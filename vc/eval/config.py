@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+#: Every baseline ``vc-eval`` can score, in report order: the keys of ``vc.eval.baselines.BASELINES``
+#: (named here so that reading a config does not import the WORLD and torch code behind them).
+BASELINE_NAMES = ("source", "resynth", "statistical", "statistical_gated")
+
 
 @dataclass
 class EvalConfig:
@@ -52,7 +56,7 @@ class EvalConfig:
     """Word error rate with pocketsphinx (English only; switch off for other languages)."""
 
     # --- baselines scored beside the model on the same utterances (vc.eval.baselines) ---
-    baselines: list[str] = field(default_factory=lambda: ["source", "resynth", "statistical", "statistical_gated"])
+    baselines: list[str] = field(default_factory=lambda: list(BASELINE_NAMES))
     """Simple systems scored by the same code on the same utterances: ``source`` (no conversion),
     ``resynth`` (WORLD analysis-resynthesis of the source), ``statistical`` (log-Gaussian F0 and
     per-dimension mean/variance of the WORLD coded envelope, per-domain statistics of the training
@@ -83,10 +87,9 @@ class EvalConfig:
             raise ValueError("speaker_refs must be at least 1")
         if self.num_workers < 0:
             raise ValueError("num_workers must be 0 (every core) or positive")
-        known = ("source", "resynth", "statistical", "statistical_gated")  # vc.eval.baselines.BASELINES
         for name in self.baselines:
-            if name not in known:
-                raise ValueError(f"baselines: unknown baseline {name!r}; choose from {', '.join(known)}")
+            if name not in BASELINE_NAMES:
+                raise ValueError(f"baselines: unknown baseline {name!r}; choose from {', '.join(BASELINE_NAMES)}")
         if self.baseline_utts < 0:
             raise ValueError("baseline_utts must be 0 (all) or positive")
         if self.sample_rate < 0:

@@ -434,6 +434,10 @@ def pair_verdict(scores: dict, baseline: str = "statistical") -> str:
 
 
 # --- baselines -------------------------------------------------------------------------------------
+#: The baselines made from the dump's per-domain statistics (:class:`vc.eval.baselines.StatisticalConversion`).
+FITTED_BASELINES = ("statistical", "statistical_gated")
+
+
 @dataclass
 class _BaselineJob:
     pair_id: str
@@ -464,13 +468,15 @@ def _baseline_job(job: _BaselineJob, opts: _BaselineOptions) -> dict:
     except VCError as exc:
         out["error"] = _first_line(exc)
         return out
+    ys = {}
+    if "resynth" in job.outputs:
+        ys["resynth"] = baselines.resynthesize(wav, opts.world)
+    fitted = [s for s in FITTED_BASELINES if s in job.outputs]
+    if fitted:  # one analysis for the plain and the gated conversion
+        gates = [opts.gate if s == "statistical_gated" else None for s in fitted]
+        ys.update(zip(fitted, opts.statistical.convert_gated(wav, job.src_domain, job.tgt_domain, gates)))
     for system, path in job.outputs.items():
-        if system == "resynth":
-            y = baselines.resynthesize(wav, opts.world)
-        else:
-            y = opts.statistical(wav, job.src_domain, job.tgt_domain,
-                                 opts.gate if system == "statistical_gated" else None)
-        save(path, y, opts.sr)
+        save(path, ys[system], opts.sr)
         out["written"][system] = path
     return out
 
@@ -496,7 +502,7 @@ def make_baselines(pairs: list[Pair], out_dir: Path, cfg: EvalConfig, sr: int, f
     if world_cfg.sample_rate != sr:
         world_cfg = baselines.world_config(FeatureConfig(kind="world", sample_rate=sr))
     statistical = None
-    fitted = [s for s in systems if s in ("statistical", "statistical_gated")]
+    fitted = [s for s in systems if s in FITTED_BASELINES]
     if fitted:
         if dump is None:
             for system in fitted:
@@ -515,9 +521,8 @@ def make_baselines(pairs: list[Pair], out_dir: Path, cfg: EvalConfig, sr: int, f
         if "resynth" in systems:
             outputs["resynth"] = str(base_dir / "resynth" / f"{resynth_name[str(p.source)]}.wav")
         if statistical is not None and p.src_domain in statistical.domains and p.tgt_domain in statistical.domains:
-            for system in ("statistical", "statistical_gated"):
-                if system in systems:
-                    outputs[system] = str(base_dir / system / f"{p.id}.wav")
+            for system in fitted:
+                outputs[system] = str(base_dir / system / f"{p.id}.wav")
         jobs.append(_BaselineJob(p.id, str(p.source), p.src_domain, p.tgt_domain, outputs))
     # resynth outputs are shared by every pair of one source: make each once, in the first job naming it
     seen: set[str] = set()
@@ -527,8 +532,8 @@ def make_baselines(pairs: list[Pair], out_dir: Path, cfg: EvalConfig, sr: int, f
             job.outputs = {k: v for k, v in job.outputs.items() if k != "resynth"}
         elif path:
             seen.add(path)
-    for system in ("resynth", "statistical", "statistical_gated"):
-        if system in systems:
+    for system in systems:
+        if system != "source":  # the source needs no copy
             (base_dir / system).mkdir(parents=True, exist_ok=True)
     opts = _BaselineOptions(sr, world_cfg, statistical, gate)
     results = map_progress(_baseline_job, jobs, opts, cfg.num_workers if workers is None else workers,
