@@ -109,6 +109,16 @@ def world_dump(tmp_path_factory, tiny_corpus) -> ExperimentConfig:
 
 
 @pytest.fixture(scope="session")
+def world_ckpt(world_dump, tmp_path_factory):
+    """A tiny StarGAN v2 on WORLD features, 2 steps: for what happens after the model (gate, synthesis)."""
+    from vc.train import train
+
+    exp = tiny_experiment(world_dump, tmp_path_factory.mktemp("world_ckpt") / "exp", model=dict(f0_net_steps=0),
+                          train=dict(max_steps=2, eval_every=0, save_every=0))
+    return train(exp, device="cpu")
+
+
+@pytest.fixture(scope="session")
 def vctk_mini() -> Path:
     """The shared 40-utterance VCTK excerpt (4 speakers x 10, 16 kHz); skips when absent."""
     if not (SHARED_VCTK_MINI / "p225").is_dir():

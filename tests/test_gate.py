@@ -58,18 +58,6 @@ def test_gate_keys_on_the_source():
     assert cut[25:35].max() < -20 and np.abs(cut[:10]).max() < 1e-6 and np.abs(cut[-10:]).max() < 1e-6
 
 
-@pytest.fixture(scope="module")
-def world_ckpt(world_dump, tmp_path_factory):
-    """A tiny StarGAN v2 on WORLD features (2 steps: the gate is what is tested)."""
-    from conftest import tiny_experiment
-
-    from vc.train import train
-
-    exp = tiny_experiment(world_dump, tmp_path_factory.mktemp("gate") / "exp", model=dict(f0_net_steps=0),
-                          train=dict(max_steps=2, eval_every=0, save_every=0))
-    return train(exp, device="cpu")
-
-
 def test_converter_gate_quiets_pauses(world_ckpt):
     """Through vc.load: the gate lowers a converted pause and leaves the speech level unchanged;
     streaming applies it too; a negative gate is a clear error."""

@@ -47,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--silence-gate-db", type=float, metavar="DB",
                    help="silence gate: lower frames more than DB below the input's loud level (0: off; "
                    "default: the checkpoint's vocoder.silence_gate_db)")
+    p.add_argument("--source-band-hz", type=float, metavar="HZ",
+                   help="WORLD models: above HZ take the source's own waveform (pitch moved by PSOLA, filtered "
+                   "by the converted envelope) instead of WORLD's synthesis (0: off; default: the "
+                   "checkpoint's vocoder.source_band_hz; not used with --stream)")
     live = p.add_argument_group("streaming (block by block, as the audio arrives)")
     live.add_argument("--stream", action="store_true",
                       help="convert --src (a file at the model's rate, or - for raw 16-bit mono PCM on stdin) "
@@ -194,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     from vc.audio import save
 
     conv = vc.load(args.ckpt, vocoder=args.vocoder, device=args.device, strength=args.strength,
-                   silence_gate_db=args.silence_gate_db)
+                   silence_gate_db=args.silence_gate_db, source_band_hz=args.source_band_hz)
     if args.target:
         conv.domain_index(args.target)  # fail fast on an unknown target, before any work
     if args.source:

@@ -125,7 +125,7 @@ class Converter:
 
     def __init__(self, state: dict, vocoder: str | None = None, device: str | None = None,
                  window_seconds: float = 10.0, overlap_seconds: float = 0.5, strength: float = 1.0,
-                 silence_gate_db: float | None = None) -> None:
+                 silence_gate_db: float | None = None, source_band_hz: float | None = None) -> None:
         from vc.config import config_from_dict
         from vc.features.stats import Stats
         from vc.models import get_family
@@ -161,6 +161,14 @@ class Converter:
         self.vocoder_name = vocoder or default_vocoder_name(self.cfg, exp_dir)
         self.vocoder = get_vocoder(self.vocoder_name, self.features, self.stats, device=str(self.device),
                                    griffinlim_iters=self.cfg.vocoder.griffinlim_iters)
+        self.source_band_hz = self.cfg.vocoder.source_band_hz if source_band_hz is None else float(source_band_hz)
+        if self.source_band_hz < 0:
+            raise ConfigError(f"the source band must start at >= 0 Hz (0: off), got {self.source_band_hz:g}")
+        if self.source_band_hz > 0 and self.vocoder_name != "world":
+            raise ConfigError(f"vocoder.source_band_hz works with the world vocoder only, not {self.vocoder_name}")
+        if self.source_band_hz >= self.sample_rate / 2:
+            raise ConfigError(f"vocoder.source_band_hz must be below the Nyquist frequency "
+                              f"({self.sample_rate // 2} Hz), got {self.source_band_hz:g}")
         hop = self.features.hop
         sr = self.features.sample_rate
         self.window = max(hop * 32, int(window_seconds * sr) // hop * hop)
@@ -386,8 +394,12 @@ class Converter:
         else:
             y = self.family.convert(self.nets, x, f0n, src_idx, style.target, style.vector, shift=shift, **kwargs)
         y = self.gate(y[0, 0].float().cpu().numpy().T, x[0, 0].cpu().numpy().T)
-        out = self.vocoder(y, f0=self._map_f0(feats.f0, source, style, intonation), ap=feats.ap)
-        out = np.asarray(out, dtype=np.float32)
+        f0 = self._map_f0(feats.f0, source, style, intonation)
+        out = np.asarray(self.vocoder(y, f0=f0, ap=feats.ap), dtype=np.float32)
+        if self.source_band_hz > 0:
+            from vc.vocoders.source_band import source_band
+
+            out = source_band(out, wav, self.stats.denormalize(y), f0, self.features, self.source_band_hz)
         if len(out) < len(wav):
             out = np.pad(out, (0, len(wav) - len(out)))
         return out[: len(wav)]
@@ -426,15 +438,18 @@ class Converter:
 
 
 def load(ckpt: str | os.PathLike | None = None, vocoder: str | None = None, device: str | None = None,
-         strength: float = 1.0, silence_gate_db: float | None = None) -> Converter:
+         strength: float = 1.0, silence_gate_db: float | None = None,
+         source_band_hz: float | None = None) -> Converter:
     """Load a checkpoint for conversion (``ckpt`` defaults to ``$VC_CKPT``, else the newest under ./exp/).
 
     ``strength`` (StarGAN v2) scales the generator's change to its input: 1 (default) converts fully,
     0 gives the base's conversion on a ``generator_base: statistical``, ``warped`` or ``knn`` model
-    (else the source). ``silence_gate_db`` overrides the checkpoint's ``vocoder.silence_gate_db`` (0: off).
+    (else the source). ``silence_gate_db`` overrides the checkpoint's ``vocoder.silence_gate_db`` (0: off),
+    ``source_band_hz`` its ``vocoder.source_band_hz`` (0: off).
     """
     from vc.train.checkpoint import load_checkpoint
 
     path = resolve_checkpoint(ckpt)
     state = load_checkpoint(path, map_location="cpu")
-    return Converter(state, vocoder=vocoder, device=device, strength=strength, silence_gate_db=silence_gate_db)
+    return Converter(state, vocoder=vocoder, device=device, strength=strength, silence_gate_db=silence_gate_db,
+                     source_band_hz=source_band_hz)

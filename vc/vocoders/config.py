@@ -21,6 +21,12 @@ class VocoderConfig:
     :mod:`vc.features.gate`."""
     silence_gate_ratio: float = 3.0
     """Expansion ratio of the silence gate (> 1)."""
+    source_band_hz: float = 0.0
+    """WORLD conversions only: above this frequency the output is the source's own waveform, its
+    pitch moved to the converted F0 by PSOLA (Praat, through ``praat-parselmouth``) and filtered by
+    the converted envelope over its own, instead of WORLD's synthesis (``vc.vocoders.source_band``;
+    docs/quality.md, item 24). 0 (default): WORLD at every frequency. ``vc-convert``, ``vc-eval`` and
+    the web page use it; streaming does not."""
     # --- vc-train-vocoder (parallel-wavegan) ---
     generator: Literal["hifigan", "parallel_wavegan", "melgan", "multiband_melgan"] = "hifigan"
     """``hifigan`` (default), ``parallel_wavegan``, ``melgan`` or ``multiband_melgan`` (4 PQMF bands)."""
@@ -55,3 +61,5 @@ class VocoderConfig:
             raise ValueError(f"vocoder.silence_gate_db must be >= 0 (0: off), got {self.silence_gate_db}")
         if self.silence_gate_ratio <= 1:
             raise ValueError(f"vocoder.silence_gate_ratio must be > 1, got {self.silence_gate_ratio}")
+        if self.source_band_hz < 0:
+            raise ValueError(f"vocoder.source_band_hz must be >= 0 (0: off), got {self.source_band_hz}")
