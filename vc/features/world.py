@@ -104,6 +104,12 @@ def analyze(wav: np.ndarray, cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray
     return coded_sp.astype(np.float32), f0_.astype(np.float32), coded_ap.astype(np.float32)
 
 
+def decode_envelope(coded_sp: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """Coded envelope ``(N, Q)`` -> WORLD's power spectral envelope ``(N, fft_size // 2 + 1)`` float64."""
+    sr = cfg.sample_rate
+    return pyworld.decode_spectral_envelope(np.ascontiguousarray(coded_sp, dtype=np.float64), sr, fft_size(sr))
+
+
 def synthesize(coded_sp: np.ndarray, f0: np.ndarray, coded_ap: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     """WORLD vocoder: ``coded_sp (N, Q)``, ``f0 (N,)`` Hz, ``coded_ap (N, A)`` -> ``(T,)`` float32 audio.
 
@@ -112,7 +118,7 @@ def synthesize(coded_sp: np.ndarray, f0: np.ndarray, coded_ap: np.ndarray, cfg: 
     sr = cfg.sample_rate
     size = fft_size(sr)
     n = min(len(coded_sp), len(f0), len(coded_ap))
-    sp = pyworld.decode_spectral_envelope(np.ascontiguousarray(coded_sp[:n], dtype=np.float64), sr, size)
+    sp = decode_envelope(coded_sp[:n], cfg)
     ap = pyworld.decode_aperiodicity(np.ascontiguousarray(coded_ap[:n], dtype=np.float64), sr, size)
     f0_ = np.ascontiguousarray(f0[:n], dtype=np.float64)
     wav = pyworld.synthesize(f0_, sp, ap, sr, frame_period=cfg.frame_period_ms)

@@ -56,23 +56,6 @@ def psola(wav: np.ndarray, f0: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     return np.pad(out, (0, len(wav) - len(out)))
 
 
-def _envelope(wav: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
-    """Coded WORLD envelope ``(N, Q)`` of ``wav`` on the toolkit's frame grid."""
-    pw = world.pyworld
-    x = np.ascontiguousarray(wav, dtype=np.float64)
-    sr = cfg.sample_rate
-    f0 = world._f0_raw(x, cfg)
-    t = np.arange(len(f0), dtype=np.float64) * (cfg.hop / sr)
-    sp = pw.cheaptrick(x, f0, t, sr, fft_size=world.fft_size(sr))
-    return pw.code_spectral_envelope(sp, sr, cfg.num_sp)
-
-
-def _decode(coded: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
-    sr = cfg.sample_rate
-    return world.pyworld.decode_spectral_envelope(np.ascontiguousarray(coded, dtype=np.float64), sr,
-                                                   world.fft_size(sr))
-
-
 def source_band(converted: np.ndarray, source: np.ndarray, coded_sp: np.ndarray, f0: np.ndarray,
                 cfg: FeatureConfig, cutoff_hz: float) -> np.ndarray:
     """WORLD's conversion ``converted (T',)`` below ``cutoff_hz`` joined to the source's filtered
@@ -91,10 +74,10 @@ def source_band(converted: np.ndarray, source: np.ndarray, coded_sp: np.ndarray,
     sr, hop = cfg.sample_rate, cfg.hop
     size = world.fft_size(sr)
     shifted = psola(source, f0, cfg)
-    own = _envelope(shifted, cfg)
+    own = world.pyworld.code_spectral_envelope(world.spectral_envelope(shifted, cfg), sr, cfg.num_sp)
     n = min(len(own), len(coded_sp))
-    gain_db = 10.0 * np.log10(np.maximum(_decode(coded_sp[:n], cfg), 1e-20)
-                              / np.maximum(_decode(own[:n], cfg), 1e-20))
+    gain_db = 10.0 * np.log10(np.maximum(world.decode_envelope(coded_sp[:n], cfg), 1e-20)
+                              / np.maximum(world.decode_envelope(own[:n], cfg), 1e-20))
     gain = 10.0 ** (np.clip(gain_db, -MAX_GAIN_DB, MAX_GAIN_DB) / 20.0)  # (n, size // 2 + 1), amplitude
 
     converted = np.pad(converted[: len(source)], (0, max(0, len(source) - len(converted))))
